@@ -1,0 +1,31 @@
+"""geoservice ("Samenkaart"): the map of local community initiatives in the Netherlands."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .config import Settings
+
+
+def create_app(config: Settings | None = None) -> Flask:
+    """The only place an app is built. Does not start or migrate the database."""
+    from . import db
+    from .api import api, health
+    from .api import errors as api_errors
+    from .localdb import database_url
+
+    settings = config or Settings.from_env()
+    app = Flask("geoservice")
+    app.config.update(SECRET_KEY=settings.secret_key)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.extensions["geoservice.settings"] = settings
+    db.init_app(app, db.make_engine(database_url(settings, start=False)))
+
+    from web import pages, render_error
+
+    app.register_blueprint(health)
+    app.register_blueprint(api)
+    app.register_blueprint(pages)
+    api_errors.register(app, render_error)
+    return app

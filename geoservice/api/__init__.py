@@ -1,0 +1,8 @@
+"""The JSON/GeoJSON API (blueprint under /api/v1) and the health check."""
+
+from flask import Blueprint
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from . import areas  # noqa: E402,F401  (routes register on import)
+from .health import health  # noqa: E402,F401

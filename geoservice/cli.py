@@ -1,0 +1,183 @@
+"""The `geoservice` command: thin click commands over the modules of the service."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from .config import Settings
+from .errors import GeoserviceError
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def ensure_database(settings: Settings, echo=click.echo) -> str:
+    """The database URL, with the embedded cluster started and the schema up to date."""
+    from . import db
+    from .localdb import LocalCluster
+
+    if settings.uses_embedded_db:
+        cluster = LocalCluster(settings)
+        if cluster.start():
+            echo(f"Lokale PostGIS gestart in {cluster.datadir}")
+        url = cluster.url()
+    else:
+        url = settings.database_url
+    db.upgrade(url)
+    return url
+
+
+class GeoserviceGroup(click.Group):
+    """Prints domain errors as one clear line (in Dutch) instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GeoserviceError as exc:
+            click.echo(f"Fout: {exc.description}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=GeoserviceGroup)
+def main() -> None:
+    """Samenkaart: initiatieven en hun ondersteuners op de kaart."""
+
+
+@main.group()
+def db() -> None:
+    """Manage the database (the embedded PostGIS cluster when DATABASE_URL is not set)."""
+
+
+def _cluster_or_explain(settings: Settings):
+    from .localdb import LocalCluster
+
+    if not settings.uses_embedded_db:
+        click.echo("DATABASE_URL is gezet: de ingebouwde database wordt niet gebruikt.")
+        return None
+    return LocalCluster(settings)
+
+
+@db.command("start")
+def db_start() -> None:
+    """Start the embedded PostGIS cluster (creating it on first use); safe to run twice."""
+    cluster = _cluster_or_explain(_settings())
+    if cluster:
+        started = cluster.start()
+        click.echo(("Gestart" if started else "Draait al") + f": {cluster.datadir}")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostGIS cluster."""
+    cluster = _cluster_or_explain(_settings())
+    if cluster:
+        click.echo("Gestopt." if cluster.stop() else "Draaide niet.")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Show whether the database runs, where it lives and which CBS year is active."""
+    settings = _settings()
+    if settings.uses_embedded_db:
+        from .localdb import LocalCluster
+
+        status = LocalCluster(settings).status()
+        click.echo(f"ingebouwde database: {'draait' if status['running'] else 'gestopt'}")
+        click.echo(f"map: {status['datadir']}")
+        if not status["running"]:
+            sys.exit(3)
+        url = status["url"]
+    else:
+        url = settings.database_url
+        click.echo("database: DATABASE_URL")
+    from . import db as dbmod
+
+    click.echo(f"schema-versie: {dbmod.current_revision(url) or 'leeg (geoservice db upgrade)'}")
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the SQLAlchemy URL the service uses."""
+    from .localdb import database_url
+
+    click.echo(database_url(_settings(), start=False))
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the schema up to date (Alembic); starts the embedded database if needed."""
+    ensure_database(_settings())
+    click.echo("Schema is bijgewerkt.")
+
+
+@main.command("load-cbs")
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=True, path_type=Path))
+@click.option("--year", type=click.IntRange(1990, 2100), help="CBS year, for files that do not say it themselves.")
+@click.option("--from-pdok", is_flag=True, help="Fetch from the PDOK OGC API instead of files (needs --year).")
+@click.option("--gemeente", "gemeenten", multiple=True, metavar="GM....",
+              help="With --from-pdok: only this gemeente (repeatable).")
+@click.option("--activate", is_flag=True, help="Make this year the active year even if a newer one is loaded.")
+def load_cbs(paths, year, from_pdok, gemeenten, activate) -> None:
+    """Load the CBS Wijk- en Buurtkaart (GeoPackage or GeoJSON); no PATH loads the shipped data."""
+    from . import db as dbmod
+    from .cbs import pdok
+    from .cbs.loader import load_cbs as load, shipped_files
+    from .params import parse_cbs_code
+
+    settings = _settings()
+    if from_pdok and paths:
+        raise click.UsageError("Geef bestanden óf --from-pdok, niet allebei.")
+    if from_pdok and not year:
+        raise click.UsageError("--from-pdok heeft --year nodig.")
+    if gemeenten and not from_pdok:
+        raise click.UsageError("--gemeente werkt alleen met --from-pdok.")
+    codes = [parse_cbs_code(g).code for g in gemeenten]
+    if any(not c.startswith("GM") for c in codes):
+        raise click.UsageError("--gemeente verwacht een gemeentecode zoals GM0344.")
+    url = ensure_database(settings)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="geoservice-pdok-") as tmp:
+        if from_pdok:
+            click.echo(f"Ophalen bij PDOK ({settings.pdok_cbs_url.format(year=year)}) …")
+            files = pdok.fetch(settings.pdok_cbs_url, year, Path(tmp), gemeenten=codes,
+                               timeout=settings.http_timeout_s, progress=click.echo)
+        else:
+            files = []
+            for path in paths or [settings.cbs_data_dir]:
+                if not path.exists():
+                    raise click.BadParameter(f"{path} bestaat niet.", param_hint="PATH")
+                files += shipped_files(path) if path.is_dir() else [path]
+        engine = dbmod.make_engine(url)
+        try:
+            summary = load(engine, files, year=year, activate=activate, progress=click.echo)
+        finally:
+            engine.dispose()
+    click.echo(f"Klaar in {time.perf_counter() - started:.1f} s:")
+    for line in summary.lines():
+        click.echo("  " + line)
+
+
+@main.command("serve")
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1, or GEOSERVICE_HOST).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 5000, or GEOSERVICE_PORT).")
+@click.option("--debug", is_flag=True, help="Reload on code changes and show debug pages (never in production).")
+def serve(host, port, debug) -> None:
+    """Serve the map and the API (starts the embedded database if needed)."""
+    from . import create_app
+
+    settings = _settings()
+    ensure_database(settings)
+    settings = settings.with_(host=host or settings.host, port=port or settings.port)
+    app = create_app(settings)
+    click.echo(f"Samenkaart draait op http://{settings.host}:{settings.port}/")
+    app.run(host=settings.host, port=settings.port, debug=debug, use_reloader=debug)
+
+
+if __name__ == "__main__":
+    main()

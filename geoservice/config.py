@@ -1,0 +1,89 @@
+"""Typed settings from the environment: one prefix (GEOSERVICE_…) plus DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ENV_PREFIX = "GEOSERVICE_"
+DEFAULT_PDOK_CBS_URL = "https://api.pdok.nl/cbs/wijken-en-buurten-{year}/ogc/v1"
+
+
+def project_root() -> Path:
+    """The checkout this code runs from, else the current directory.
+
+    A source checkout or editable install has data/cbs_wijken next to the package;
+    a non-editable install is run from a checkout (or any folder) and uses the cwd.
+    """
+    here = Path(__file__).resolve().parents[1]
+    if (here / "data" / "cbs_wijken").is_dir():
+        return here
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / "data" / "cbs_wijken").is_dir():
+            return folder
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable; built from the environment or explicitly in tests."""
+
+    database_url: str | None = None
+    pgdata: Path = field(default_factory=lambda: project_root() / ".pgdata")
+    pg_port: int = 54329
+    host: str = "127.0.0.1"
+    port: int = 5000
+    secret_key: str = "dev-only-change-me"
+    cbs_data_dir: Path = field(default_factory=lambda: project_root() / "data" / "cbs_wijken")
+    pdok_cbs_url: str = DEFAULT_PDOK_CBS_URL
+    http_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535 or not 1 <= self.pg_port <= 65535:
+            raise ValueError("port and pg_port must be between 1 and 65535")
+        if "{year}" not in self.pdok_cbs_url:
+            raise ValueError("GEOSERVICE_PDOK_CBS_URL must contain {year}")
+        if self.database_url is not None and not self.database_url.startswith("postgresql"):
+            raise ValueError("DATABASE_URL must be a postgresql:// URL")
+
+    @property
+    def uses_embedded_db(self) -> bool:
+        return self.database_url is None
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(ENV_PREFIX + name)
+            return value if value not in (None, "") else None
+
+        values: dict = {}
+        if env.get("DATABASE_URL"):
+            values["database_url"] = normalise_database_url(env["DATABASE_URL"])
+        for name, convert in [
+            ("PGDATA", Path),
+            ("PG_PORT", int),
+            ("HOST", str),
+            ("PORT", int),
+            ("SECRET_KEY", str),
+            ("CBS_DATA_DIR", Path),
+            ("PDOK_CBS_URL", str),
+            ("HTTP_TIMEOUT_S", float),
+        ]:
+            raw = get(name)
+            if raw is not None:
+                values[name.lower()] = convert(raw)
+        return cls(**values)
+
+
+def normalise_database_url(url: str) -> str:
+    """Make plain postgres:// URLs use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

@@ -1,0 +1,55 @@
+"""One exception tree, one status map, one JSON error shape: {"code": ..., "description": ...}."""
+
+from __future__ import annotations
+
+
+class GeoserviceError(Exception):
+    """Base of every error the service reports to a person or a program."""
+
+    status = 500
+    code = "ServerError"
+
+    def __init__(self, description: str, *, code: str | None = None):
+        super().__init__(description)
+        self.description = description
+        if code:
+            self.code = code
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "description": self.description}
+
+
+class InvalidParameter(GeoserviceError):
+    """A request parameter is missing, malformed or out of range."""
+
+    status = 400
+    code = "InvalidParameterValue"
+
+
+class NotFound(GeoserviceError):
+    status = 404
+    code = "NotFound"
+
+
+class ServiceUnavailable(GeoserviceError):
+    status = 503
+    code = "ServiceUnavailable"
+
+
+class SystemDependencyMissing(GeoserviceError):
+    """PostgreSQL/PostGIS binaries (or another system package) are not installed."""
+
+    code = "SystemDependencyMissing"
+
+
+class LocalDatabaseError(GeoserviceError):
+    """The embedded PostGIS cluster could not be created, started or stopped."""
+
+    code = "LocalDatabaseError"
+
+
+class LoadError(GeoserviceError):
+    """A data file could not be loaded; nothing was written."""
+
+    status = 400
+    code = "LoadError"

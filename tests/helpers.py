@@ -1,0 +1,49 @@
+"""Small helpers shared by tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+from sqlalchemy import create_engine, text
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "cbs_wijken"
+TABLES = ("cbs_jaar", "gemeente", "wijk", "buurt")
+
+
+def fingerprint(url: str) -> dict[str, str]:
+    """A digest of every row of the CBS tables, to prove that nothing changed."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                table: conn.execute(text(
+                    f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') "
+                    f"FROM {table} t")).scalar()
+                for table in TABLES
+            }
+    finally:
+        engine.dispose()
+
+
+def scalar(url: str, sql: str, **params):
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+    finally:
+        engine.dispose()
+
+
+def shipped(name: str) -> gpd.GeoDataFrame:
+    return gpd.read_file(DATA / name)
+
+
+def write_geojson(frame: gpd.GeoDataFrame, path: Path, *, crs_member: bool = False) -> Path:
+    """GeoJSON as PDOK exports it: WGS84, no crs member unless asked."""
+    data = json.loads(frame.to_crs(4326).to_json(drop_id=True))
+    if not crs_member:
+        data.pop("crs", None)
+    path.write_text(json.dumps(data))
+    return path

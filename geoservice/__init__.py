@@ -24,8 +24,11 @@ def create_app(config: Settings | None = None) -> Flask:
 
     from web import pages, render_error
 
+    from .ogc.api import ogc
+
     app.register_blueprint(health)
     app.register_blueprint(api)
+    app.register_blueprint(ogc)
     app.register_blueprint(pages)
     api_errors.register(app, render_error)
     return app

@@ -163,6 +163,28 @@ def load_cbs(paths, year, from_pdok, gemeenten, activate) -> None:
         click.echo("  " + line)
 
 
+@main.group("import")
+def import_group() -> None:
+    """Import registry data (initiatives, partners) from files."""
+
+
+@main.group("export")
+def export_group() -> None:
+    """Export registry data."""
+
+
+def _register_registry_commands() -> None:
+    from .commands import demo, initiatives, partners
+
+    import_group.add_command(initiatives.import_initiatives)
+    import_group.add_command(partners.import_partners)
+    export_group.add_command(initiatives.export_initiatives)
+    main.add_command(demo.demo)
+
+
+_register_registry_commands()
+
+
 @main.command("serve")
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1, or GEOSERVICE_HOST).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 5000, or GEOSERVICE_PORT).")

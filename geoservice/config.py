@@ -8,6 +8,8 @@ from pathlib import Path
 
 ENV_PREFIX = "GEOSERVICE_"
 DEFAULT_PDOK_CBS_URL = "https://api.pdok.nl/cbs/wijken-en-buurten-{year}/ogc/v1"
+DEFAULT_LOCATIESERVER_URL = "https://api.pdok.nl/bzk/locatieserver/search/v3_1"
+GEOCODERS = ("pdok", "offline")
 
 
 def project_root() -> Path:
@@ -38,12 +40,18 @@ class Settings:
     cbs_data_dir: Path = field(default_factory=lambda: project_root() / "data" / "cbs_wijken")
     pdok_cbs_url: str = DEFAULT_PDOK_CBS_URL
     http_timeout_s: float = 30.0
+    geocoder: str = "pdok"  # "offline": only the shipped PC4 postcode centroids
+    locatieserver_url: str = DEFAULT_LOCATIESERVER_URL
+    geocoder_timeout_s: float = 3.0
+    postcode_file: Path = field(default_factory=lambda: project_root() / "data" / "postcodes" / "pc4_nl.tsv")
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535 or not 1 <= self.pg_port <= 65535:
             raise ValueError("port and pg_port must be between 1 and 65535")
         if "{year}" not in self.pdok_cbs_url:
             raise ValueError("GEOSERVICE_PDOK_CBS_URL must contain {year}")
+        if self.geocoder not in GEOCODERS:
+            raise ValueError(f"GEOSERVICE_GEOCODER must be one of {', '.join(GEOCODERS)}")
         if self.database_url is not None and not self.database_url.startswith("postgresql"):
             raise ValueError("DATABASE_URL must be a postgresql:// URL")
 
@@ -74,6 +82,10 @@ class Settings:
             ("CBS_DATA_DIR", Path),
             ("PDOK_CBS_URL", str),
             ("HTTP_TIMEOUT_S", float),
+            ("GEOCODER", str),
+            ("LOCATIESERVER_URL", str),
+            ("GEOCODER_TIMEOUT_S", float),
+            ("POSTCODE_FILE", Path),
         ]:
             raw = get(name)
             if raw is not None:

@@ -53,3 +53,24 @@ class LoadError(GeoserviceError):
 
     status = 400
     code = "LoadError"
+
+
+class GeocodeNotFound(GeoserviceError):
+    """No location for this address or postcode."""
+
+    status = 404
+    code = "GeocodeNotFound"
+
+
+class GeocoderUnavailable(GeoserviceError):
+    """The online geocoder failed and no offline fallback applies (an address without postcode)."""
+
+    status = 503
+    code = "GeocoderUnavailable"
+
+
+class ImportRefused(GeoserviceError):
+    """An import file was refused as a whole (unreadable, wrong format); nothing was written."""
+
+    status = 400
+    code = "ImportRefused"

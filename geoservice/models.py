@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Boolean, DateTime, Float, Index, Integer, SmallInteger, String, Text, func, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        SmallInteger, String, Text, UniqueConstraint, func, text)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 RD_NEW = 28992
@@ -91,5 +92,88 @@ class Buurt(CbsArea, Base):
 AREA_MODELS = {"gemeente": Gemeente, "wijk": Wijk, "buurt": Buurt}
 LEVELS = ("gemeente", "wijk", "buurt")
 
-# Room for the registry (next issue): initiative (Point, 28992), partner, and
-# service_area (MultiPolygon, 28992) join these tables through their geometries.
+
+class Initiative(Base):
+    """A community initiative: a point with a kind, themes and public contact details."""
+
+    __tablename__ = "initiative"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(Text, nullable=False, default="manual")
+    external_id: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    themes: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, default=list)
+    description: Mapped[str | None] = mapped_column(Text)
+    website: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text, comment="public contact of the initiative")
+    phone: Mapped[str | None] = mapped_column(Text, comment="public contact of the initiative")
+    address: Mapped[str | None] = mapped_column(Text)
+    postcode: Mapped[str | None] = mapped_column(Text)
+    location = mapped_column(Geometry("POINT", srid=RD_NEW, spatial_index=False), nullable=False)
+    location_precision: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, default="pending")
+    last_verified: Mapped[dt.date | None] = mapped_column(Date)
+    # Derived from location and the active CBS year; re-derived whenever either changes.
+    gemeentecode: Mapped[str | None] = mapped_column(String(6))
+    wijkcode: Mapped[str | None] = mapped_column(String(8))
+    buurtcode: Mapped[str | None] = mapped_column(String(10))
+    areas_jaar: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="initiative_source_external_id_key"),
+        CheckConstraint("status IN ('pending', 'published', 'archived')", name="initiative_status_check"),
+        CheckConstraint("location_precision IN ('address', 'postcode', 'manual')",
+                        name="initiative_precision_check"),
+        Index("initiative_location_idx", "location", postgresql_using="gist"),
+        Index("initiative_themes_idx", "themes", postgresql_using="gin"),
+        Index("initiative_gemeente_idx", "gemeentecode"),
+        Index("initiative_wijk_idx", "wijkcode"),
+        Index("initiative_buurt_idx", "buurtcode"),
+        Index("initiative_status_kind_idx", "status", "kind"),
+    )
+
+
+class Partner(Base):
+    """A supporting organisation: network, regional or local supporter, fund, gemeente, corporation…"""
+
+    __tablename__ = "partner"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    services: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, default=list)
+    description: Mapped[str | None] = mapped_column(Text)
+    website: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, nullable=False, default="manual")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ServiceArea(Base):
+    """Where a partner works: a MultiPolygon plus the definition it was built from, to rebuild it."""
+
+    __tablename__ = "service_area"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    definition_type: Mapped[str] = mapped_column(Text, nullable=False)
+    definition: Mapped[dict] = mapped_column(
+        JSONB, nullable=False,
+        comment='{"codes": [...]} | {"point": {"lat", "lon"}, "radius_m"} | {"geojson": {...}}',
+    )
+    cbs_jaar: Mapped[int | None] = mapped_column(SmallInteger, comment="CBS year a codes definition was built from")
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=RD_NEW, spatial_index=False), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("definition_type IN ('codes', 'radius', 'geojson')", name="service_area_type_check"),
+        UniqueConstraint("partner_id", "name", name="service_area_partner_name_key"),
+        Index("service_area_geom_idx", "geom", postgresql_using="gist"),
+    )

@@ -21,7 +21,9 @@ from geoservice.localdb import LocalCluster
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "cbs_wijken"
-TEMPLATE = "geoservice_test_tpl"
+# Per process, so that test runs side by side on one server do not drop each other's databases.
+TEMPLATE = f"geoservice_test_tpl_{os.getpid()}"
+SHARED = f"geoservice_test_shared_{os.getpid()}"
 _counter = itertools.count()
 
 
@@ -68,15 +70,16 @@ def template_db(pg_server) -> str:
     engine = db.make_engine(url)
     load_cbs(engine, shipped_files(DATA))
     engine.dispose()
-    return TEMPLATE
+    yield TEMPLATE
+    pg_server.drop(TEMPLATE)
 
 
 @pytest.fixture(scope="session")
 def shared_db_url(pg_server, template_db) -> str:
     """A database for tests that only read."""
-    url = pg_server.create("geoservice_test_shared", template=template_db)
+    url = pg_server.create(SHARED, template=template_db)
     yield url
-    pg_server.drop("geoservice_test_shared")
+    pg_server.drop(SHARED)
 
 
 @pytest.fixture
@@ -125,6 +128,18 @@ def app(shared_db_url):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def app_for():
+    """An app on a given database URL (e.g. a fresh_db_url with test initiatives)."""
+
+    def make(url: str, **overrides):
+        app = create_app(settings_for(url, **overrides))
+        app.config.update(TESTING=True)
+        return app
+
+    return make
 
 
 @pytest.fixture

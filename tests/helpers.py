@@ -47,3 +47,33 @@ def write_geojson(frame: gpd.GeoDataFrame, path: Path, *, crs_member: bool = Fal
         data.pop("crs", None)
     path.write_text(json.dumps(data))
     return path
+
+
+def make_initiative(conn, *, lon: float = 5.2878, lat: float = 52.2165, **overrides) -> int:
+    """Insert one initiative (published, in Baarn unless told otherwise) and derive its areas.
+
+    conn: a SQLAlchemy Connection or Session, inside a transaction the caller commits or rolls back.
+    """
+    import uuid
+
+    from sqlalchemy import func, insert
+    from sqlalchemy.orm import Session
+
+    from geoservice.models import Initiative
+    from geoservice.queries import assign_initiative_areas
+
+    values = {
+        "source": "test",
+        "external_id": uuid.uuid4().hex,
+        "name": "Testinitiatief",
+        "kind": "bewonersinitiatief",
+        "themes": ["ontmoeting"],
+        "location_precision": "manual",
+        "status": "published",
+        "location": func.ST_Transform(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326), 28992),
+        **overrides,
+    }
+    new_id = conn.execute(insert(Initiative).values(**values).returning(Initiative.id)).scalar_one()
+    connection = conn.connection() if isinstance(conn, Session) else conn
+    assign_initiative_areas(connection, [new_id])
+    return new_id

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from ..errors import LoadError
 from ..models import AREA_MODELS, LEVELS, RD_NEW, CbsJaar
+from ..queries.areas import assign_initiative_areas
 from .reader import AreaRecord, FileReport, read_cbs_file
 
 SHIPPED_SUFFIXES = (".gpkg", ".geojson", ".json")
@@ -89,6 +90,9 @@ def load_cbs(engine: Engine, paths: list[str | Path], *, year: int | None = None
                 _upsert(conn, level, level_records, summary.levels[level], say)
         summary.years = {r.jaar for r in records}
         summary.active_year = _register_years(conn, summary.years, activate=activate, chosen=year)
+        if summary.active_year in summary.years:
+            # New boundaries (or a new active year): initiatives must lie in the right areas.
+            assign_initiative_areas(conn)
     return summary
 
 
@@ -165,3 +169,4 @@ def set_active_year(conn: Connection, jaar: int) -> None:
         raise LoadError(f"CBS-jaar {jaar} is niet geladen.")
     conn.execute(update(CbsJaar).where(CbsJaar.is_active).values(is_active=False))
     conn.execute(update(CbsJaar).where(CbsJaar.jaar == jaar).values(is_active=True))
+    assign_initiative_areas(conn)

@@ -42,7 +42,7 @@ def upgrade() -> None:
         "cbs_jaar",
         sa.Column("jaar", sa.SmallInteger, primary_key=True),
         sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.false()),
-        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
     op.create_index("cbs_jaar_one_active", "cbs_jaar", ["is_active"], unique=True,
                     postgresql_where=sa.text("is_active"))

@@ -1,12 +1,12 @@
-"""Every spatial select of the service. No Flask here: functions take a Session and plain values."""
+"""CBS areas: the active year, counts, and which gemeente, wijk and buurt contain a point."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
-from .models import RD_NEW, WGS84, AREA_MODELS, Buurt, CbsJaar, Gemeente, Wijk
-from .params import LonLat
+from ..models import RD_NEW, WGS84, AREA_MODELS, Buurt, CbsJaar, Gemeente, Wijk
+from ..params import LonLat
 
 
 def active_year(session: Session) -> int | None:
@@ -51,3 +51,40 @@ def lookup_point(session: Session, point: LonLat, jaar: int) -> dict[str, object
     if gemeente is None:
         gemeente = _containing(session, Gemeente, jaar, point)
     return {"gemeente": gemeente, "wijk": wijk, "buurt": buurt}
+
+
+_ASSIGN_SQL = text("""
+UPDATE initiative AS i
+SET buurtcode = a.buurtcode, wijkcode = a.wijkcode, gemeentecode = a.gemeentecode, areas_jaar = :jaar
+FROM (
+    SELECT i2.id,
+           b.code AS buurtcode,
+           coalesce(b.wijkcode, w.code) AS wijkcode,
+           coalesce(b.gemeentecode, w.gemeentecode, g.code) AS gemeentecode
+    FROM initiative AS i2
+    LEFT JOIN LATERAL (
+        SELECT code, wijkcode, gemeentecode FROM buurt
+        WHERE jaar = :jaar AND ST_Intersects(geom, i2.location) ORDER BY code LIMIT 1) AS b ON true
+    LEFT JOIN LATERAL (
+        SELECT code, gemeentecode FROM wijk
+        WHERE b.code IS NULL AND jaar = :jaar AND ST_Intersects(geom, i2.location) ORDER BY code LIMIT 1) AS w ON true
+    LEFT JOIN LATERAL (
+        SELECT code FROM gemeente
+        WHERE b.code IS NULL AND w.code IS NULL AND jaar = :jaar AND ST_Intersects(geom, i2.location)
+        ORDER BY code LIMIT 1) AS g ON true
+    WHERE CAST(:ids AS integer[]) IS NULL OR i2.id = ANY(CAST(:ids AS integer[]))
+) AS a
+WHERE a.id = i.id
+""")
+
+
+def assign_initiative_areas(conn: Connection, ids: list[int] | None = None) -> int:
+    """Set gemeente/wijk/buurt codes of initiatives (all, or those ids) from the active CBS year.
+
+    Same rule as lookup_point: the buurt that contains the point decides its wijk and
+    gemeente; the wijk and gemeente layers answer only where no buurt does.
+    """
+    jaar = conn.execute(select(CbsJaar.jaar).where(CbsJaar.is_active)).scalar()
+    if jaar is None:
+        return 0
+    return conn.execute(_ASSIGN_SQL, {"jaar": jaar, "ids": ids}).rowcount

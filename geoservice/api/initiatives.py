@@ -1,0 +1,1 @@
+"""initiatives endpoints (being built)."""

@@ -1,0 +1,1 @@
+"""openapi endpoints (being built)."""

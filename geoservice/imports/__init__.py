@@ -1,0 +1,1 @@
+"""Imports of registry data (initiatives, partners) from files: validated, atomic, idempotent."""

@@ -50,3 +50,41 @@ def parse_cbs_code(raw: str | None, name: str = "code") -> CbsCode:
             f"'{(raw or '')[:40]}' is geen CBS-code; verwacht bijvoorbeeld GM0344, WK034401 of BU03440101."
         )
     return code
+
+
+@dataclass(frozen=True)
+class BBox:
+    """A WGS84 (CRS84) box: min lon, min lat, max lon, max lat."""
+
+    minx: float
+    miny: float
+    maxx: float
+    maxy: float
+
+
+def parse_bbox(raw: str | None) -> BBox | None:
+    """'minlon,minlat,maxlon,maxlat' in WGS84, or None when absent."""
+    if raw is None or raw.strip() == "":
+        return None
+    parts = raw.split(",")
+    if len(parts) != 4:
+        raise InvalidParameter("bbox moet vier getallen zijn: minlon,minlat,maxlon,maxlat.")
+    minx, miny, maxx, maxy = (parse_float("bbox", p) for p in parts)
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90):
+        raise InvalidParameter("bbox ligt buiten de wereld: lon tussen -180 en 180, lat tussen -90 en 90.")
+    if minx > maxx or miny > maxy:
+        raise InvalidParameter("bbox in de verkeerde volgorde: eerst minlon,minlat, dan maxlon,maxlat.")
+    return BBox(minx, miny, maxx, maxy)
+
+
+def parse_int(name: str, raw: str | None, *, default: int, minimum: int, maximum: int) -> int:
+    """An integer parameter with a default and an inclusive range."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise InvalidParameter(f"Parameter '{name}' moet een geheel getal zijn, niet '{raw[:40]}'.") from None
+    if not minimum <= value <= maximum:
+        raise InvalidParameter(f"Parameter '{name}' moet tussen {minimum} en {maximum} liggen, niet {value}.")
+    return value

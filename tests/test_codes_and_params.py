@@ -50,3 +50,34 @@ def test_bad_points_are_refused(lat, lon, message):
 
 def test_decimal_comma_is_accepted():
     assert parse_point("52,21", "5,29").lat == pytest.approx(52.21)
+
+
+from geoservice.params import parse_bbox, parse_int  # noqa: E402
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("1,2,3", "vier getallen"),
+    ("5,52,a,53", "getal"),
+    ("6,52,5,53", "verkeerde volgorde"),
+    ("5,53,6,52", "verkeerde volgorde"),
+    ("5,52,190,53", "buiten de wereld"),
+    ("5,-95,6,53", "buiten de wereld"),
+])
+def test_bad_bboxes_are_refused(raw, message):
+    with pytest.raises(InvalidParameter, match=message):
+        parse_bbox(raw)
+
+
+def test_bbox_parses_and_absent_is_none():
+    assert parse_bbox("5.2,52.1,5.4,52.3").maxy == 52.3
+    assert parse_bbox(None) is None and parse_bbox("") is None
+
+
+@pytest.mark.parametrize("raw, message", [("0", "tussen 1 en 1000"), ("1001", "tussen 1 en 1000"), ("1.5", "geheel getal")])
+def test_bad_limits_are_refused(raw, message):
+    with pytest.raises(InvalidParameter, match=message):
+        parse_int("limit", raw, default=100, minimum=1, maximum=1000)
+
+
+def test_limit_default():
+    assert parse_int("limit", None, default=100, minimum=1, maximum=1000) == 100

@@ -2,36 +2,24 @@
 """Benchmark: how long loading the shipped CBS files takes (national wijken, and all of them).
 
 Usage: .venv/bin/python bench/load_cbs.py [--repeat N]
-Loads into a scratch database on the embedded cluster (or GEOSERVICE_TEST_DATABASE_URL's server),
+Loads into a scratch database on the embedded cluster (or GEOSERVICE_BENCH_DATABASE_URL's server),
 prints seconds per run and the machine, and drops the scratch database again.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import DATA, ScratchServer, machine
 
-from geoservice import db  # noqa: E402
-from geoservice.cbs.loader import load_cbs, shipped_files  # noqa: E402
-from tests.conftest import TestServer  # noqa: E402
-
-DATA = ROOT / "data" / "cbs_wijken"
+from geoservice import db
+from geoservice.cbs.loader import load_cbs, shipped_files
 
 
-def machine() -> str:
-    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {mem_gb:.0f} GiB, Python {platform.python_version()}"
-
-
-def timed_load(server: TestServer, files: list[Path]) -> tuple[float, float]:
+def timed_load(server: ScratchServer, files: list[Path]) -> tuple[float, float]:
     """Seconds for a first load into an empty database, and for an unchanged reload."""
     url = server.create("geoservice_bench_load")
     try:
@@ -53,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    server = TestServer()
+    server = ScratchServer()
     print(f"machine: {machine()}")
     for label, files in (("national wijken (3,475)", [DATA / "wijken_2024.gpkg"]),
                          ("all shipped files (4,357 areas)", shipped_files(DATA))):

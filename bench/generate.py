@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Build the benchmark database: shipped CBS map + N synthetic initiatives (source=bench).
+
+Usage: .venv/bin/python bench/generate.py [--initiatives 100000] [--seed 1]
+The initiatives are spread over all populated wijken in proportion to their inhabitants
+(Baarn at buurt level). They are synthetic: never load them into a real deployment.
+Prints the database URL the other benchmarks use (database `geoservice_bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from _common import DATA, ScratchServer, machine
+
+from geoservice import db
+from geoservice.cbs.loader import load_cbs, shipped_files
+from geoservice.demo import SpreadPlan, generate_initiatives
+
+BENCH_DB = "geoservice_bench"
+
+
+def build(server: ScratchServer, initiatives: int, seed: int) -> str:
+    url = server.create(BENCH_DB)
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    try:
+        load_cbs(engine, shipped_files(DATA))
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            baarn = max(1, initiatives * 25065 // 17942715)
+            plans = [SpreadPlan("buurt", baarn, gemeenten=["GM0308"]),
+                     SpreadPlan("wijk", initiatives - baarn, exclude_gemeenten=["GM0308"])]
+            count = generate_initiatives(conn, plans, source="bench", seed=seed, status_mix=False)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        print(f"{count} synthetic initiatives generated in {time.perf_counter() - started:.1f} s")
+    finally:
+        engine.dispose()
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--initiatives", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    url = build(ScratchServer(), args.initiatives, args.seed)
+    print(f"database: {url}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+"""Initiatives: validate one raw record into clean values, derive a stable key, upsert with unchanged detection."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import Connection, func, literal_column
+from sqlalchemy.dialects.postgresql import insert
+
+from . import vocab
+from .errors import GeoserviceError
+from .geocode import normalise_postcode
+from .models import RD_NEW, WGS84, Initiative
+from .params import BBox, LonLat, looks_swapped_in_nl
+
+# Generous boxes around the Netherlands; the exact test (inside the CBS areas) happens in the database.
+NL_BOX_WGS84 = BBox(3.0, 50.5, 7.6, 53.8)
+NL_BOX_RD = BBox(-10_000.0, 280_000.0, 300_000.0, 630_000.0)
+MAX_LENGTH = {"external_id": 200, "name": 200, "description": 5000}
+DEFAULT_MAX_LENGTH = 500
+DEFAULT_STATUS = "published"
+KEY_GRID_M = 10  # the stable key rounds the location to this many metres
+# Columns an import compares and writes; everything else (areas, timestamps) follows from them.
+WRITE_COLUMNS = ("name", "kind", "themes", "description", "website", "email", "phone", "address", "postcode",
+                 "location", "location_precision", "status", "last_verified")
+
+_EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]\d]{2,}")
+_BARE_HOST = re.compile(r"(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:[/?#]\S*)?", re.IGNORECASE)
+_PHONE = re.compile(r"\+?[\d\s().\-/]+")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What fills a record that has no kind or themes of its own."""
+
+    kind: str | None = None
+    themes: tuple[str, ...] = ()
+
+
+@dataclass
+class RawRecord:
+    """One row or feature as read: canonical field -> raw value, and the file's own column names."""
+
+    number: int
+    values: dict[str, object]
+    columns: dict[str, str] = field(default_factory=dict)
+    geometry: tuple[float, float, int] | None = None  # a GeoJSON Point: (a, b, srid)
+    extra_cells: bool = False  # a CSV row with more (non-empty) cells than the header has columns
+
+    def column(self, name: str) -> str:
+        return self.columns.get(name, name)
+
+
+@dataclass
+class CleanRecord:
+    """A valid record: values ready for the initiative table, and how to locate it."""
+
+    number: int
+    values: dict[str, object]
+    external_id: str | None
+    point: tuple[float, float, int] | None  # given in the file: (lon, lat, 4326) or (x, y, 28992)
+    point_field: str  # the column(s) the point came from, for messages
+
+
+class Invalid(ValueError):
+    """A field value that cannot be used; the message is the Dutch reason, column names where."""
+
+    def __init__(self, reason: str, column: str | None = None):
+        super().__init__(reason)
+        self.column = column
+
+
+def _text(value: object, name: str) -> str | None:
+    """Stripped text, None when empty; refuses control characters and overlong values."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        value = ";".join(str(v) for v in value)
+    text = str(value).strip()
+    if not text:
+        return None
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text):
+        raise Invalid("bevat een ongeldig (onzichtbaar) teken")
+    limit = MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH)
+    if len(text) > limit:
+        raise Invalid(f"te lang (meer dan {limit} tekens)")
+    return text
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool):
+        raise Invalid("is geen getal")
+    try:
+        number = float(value) if isinstance(value, (int, float)) else float(str(value).strip().replace(",", "."))
+    except ValueError:
+        raise Invalid(f"'{str(value).strip()[:30]}' is geen getal") from None
+    if not math.isfinite(number):
+        raise Invalid("is geen eindig getal")
+    return number
+
+
+def clean_website(text: str) -> str:
+    """An http(s) URL; a bare host name such as www.voorbeeld.nl gets https:// in front."""
+    if _BARE_HOST.fullmatch(text):
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+    except ValueError:  # e.g. a broken IPv6 address
+        host = ""
+    if not host or parts.scheme.lower() not in ("http", "https") or "." not in host or re.search(r"\s", text):
+        raise Invalid(f"'{text[:60]}' is geen website; verwacht een adres dat begint met http:// of https://")
+    return text
+
+
+def clean_email(text: str) -> str:
+    if text.lower().startswith("mailto:"):
+        text = text[len("mailto:"):].strip()
+    if not _EMAIL.fullmatch(text):
+        raise Invalid(f"'{text[:60]}' is geen geldig e-mailadres")
+    return text
+
+
+def clean_phone(text: str) -> str:
+    digits = sum(c.isdigit() for c in text)
+    if not _PHONE.fullmatch(text) or not 6 <= digits <= 15:
+        raise Invalid(f"'{text[:30]}' is geen telefoonnummer")
+    return text
+
+
+def clean_date(text: str, today: dt.date) -> dt.date:
+    try:
+        if not _ISO_DATE.fullmatch(text):
+            raise ValueError
+        value = dt.date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(f"'{text[:30]}' is geen geldige datum; verwacht JJJJ-MM-DD, bijvoorbeeld 2025-03-31") from None
+    if value > today + dt.timedelta(days=1):
+        raise Invalid(f"{text} ligt in de toekomst")
+    return value
+
+
+def _themes(value: object) -> list[str]:
+    # Labels contain no ',' or ';', so either separator is safe in a cell.
+    items = re.split(r"[;,]", value) if isinstance(value, str) else value
+    return vocab.themes(list(items) if items is not None else None)
+
+
+def _point_from_columns(raw: RawRecord) -> tuple[tuple[float, float, int] | None, str]:
+    """The point given by lat/lon or x/y (in that order), checked coarsely; (None, '') if neither is given."""
+    values = raw.values
+    has = {name: _present(values.get(name)) for name in ("lat", "lon", "x", "y")}
+    if has["lat"] or has["lon"]:
+        where = f"{raw.column('lat')}/{raw.column('lon')}"
+        if not (has["lat"] and has["lon"]):
+            missing = "lon" if has["lat"] else "lat"
+            raise Invalid(f"{missing} ontbreekt; geef lat én lon", where)
+        try:
+            return _wgs84_point(_number(values["lon"]), _number(values["lat"])), where
+        except Invalid as exc:
+            raise Invalid(str(exc), where) from None
+    if has["x"] or has["y"]:
+        where = f"{raw.column('x')}/{raw.column('y')}"
+        if not (has["x"] and has["y"]):
+            raise Invalid("geef x én y (RD-coördinaten in meters)", where)
+        try:
+            return _rd_point(_number(values["x"]), _number(values["y"])), where
+        except Invalid as exc:
+            raise Invalid(str(exc), where) from None
+    return None, ""
+
+
+def _wgs84_point(lon: float, lat: float) -> tuple[float, float, int]:
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise Invalid(f"lat {lat} / lon {lon} bestaat niet; lat ligt tussen -90 en 90, lon tussen -180 en 180")
+    if looks_swapped_in_nl(LonLat(lon=lon, lat=lat)):
+        raise Invalid("lat en lon lijken omgewisseld")
+    box = NL_BOX_WGS84
+    if not (box.minx <= lon <= box.maxx and box.miny <= lat <= box.maxy):
+        raise Invalid(f"lat {lat} / lon {lon} ligt niet in Nederland")
+    return lon, lat, WGS84
+
+
+def _rd_point(x: float, y: float) -> tuple[float, float, int]:
+    box = NL_BOX_RD
+    inside = box.minx <= x <= box.maxx and box.miny <= y <= box.maxy
+    if not inside and box.minx <= y <= box.maxx and box.miny <= x <= box.maxy:
+        raise Invalid("x en y lijken omgewisseld (x is de oost-west-coördinaat, de kleinste van de twee)")
+    if not inside:
+        raise Invalid(f"x {x} / y {y} ligt niet in Nederland (verwacht RD-coördinaten in meters, EPSG:28992)")
+    return x, y, RD_NEW
+
+
+def _geometry_point(point: tuple[float, float, int]) -> tuple[float, float, int]:
+    a, b, srid = point
+    return _wgs84_point(a, b) if srid == WGS84 else _rd_point(a, b)
+
+
+def validate_record(raw: RawRecord, defaults: Defaults, *, today: dt.date | None = None
+                    ) -> tuple[CleanRecord | None, list[tuple[str, str]]]:
+    """A clean record, or None with every (column, reason) that is wrong with the raw one."""
+    today = today or dt.date.today()
+    problems: list[tuple[str, str]] = []
+    out: dict[str, object] = {}
+
+    def check(name: str, clean) -> None:
+        try:
+            out[name] = clean(_text(raw.values.get(name), name))
+        except ValueError as exc:  # Invalid, or the vocabulary's own Dutch message
+            problems.append((raw.column(name), str(exc)))
+
+    def required_name(text):
+        if text is None:
+            raise Invalid("is leeg; elk initiatief heeft een naam nodig")
+        return text
+
+    check("external_id", lambda t: t)
+    check("name", required_name)
+    check("kind", lambda t: vocab.kind(t) if t is not None else _default_kind(defaults))
+    try:
+        listed = raw.values.get("themes")
+        themes = _themes(listed) if _text(listed, "themes") is not None else []
+        out["themes"] = themes or sorted(defaults.themes)
+    except (Invalid, ValueError) as exc:
+        problems.append((raw.column("themes"), str(exc)))
+    check("description", lambda t: t)
+    check("website", lambda t: clean_website(t) if t else None)
+    check("email", lambda t: clean_email(t) if t else None)
+    check("phone", lambda t: clean_phone(t) if t else None)
+    check("address", lambda t: t)
+    check("postcode", lambda t: _postcode(t) if t else None)
+    check("status", lambda t: vocab.parse_term(vocab.STATUSES, t, "status") if t else DEFAULT_STATUS)
+    check("last_verified", lambda t: clean_date(t, today) if t else None)
+
+    point, point_field, location_wrong = None, "", False
+    try:
+        if raw.geometry is not None:
+            point, point_field = _geometry_point(raw.geometry), "geometry"
+        else:
+            point, point_field = _point_from_columns(raw)
+    except Invalid as exc:
+        problems.append((exc.column or "geometry", str(exc)))
+        location_wrong = True
+    has_place = any(_present(raw.values.get(name)) for name in ("postcode", "address"))
+    if point is None and not location_wrong and not has_place:
+        problems.append(("locatie", "geen plek: geef lat/lon, x/y (RD), een adres met postcode of een postcode"))
+    if problems:
+        return None, problems
+    external_id = out.pop("external_id")
+    return CleanRecord(raw.number, out, external_id, point, point_field), []
+
+
+def _present(value: object) -> bool:
+    return value is not None and str(value).strip() != "" and value != []
+
+
+def _default_kind(defaults: Defaults) -> str:
+    if defaults.kind is None:
+        raise Invalid(f"soort ontbreekt; kies uit: {', '.join(vocab.INITIATIVE_KINDS)} (of geef --default-kind)")
+    return defaults.kind
+
+
+def _postcode(text: str) -> str:
+    try:
+        return normalise_postcode(text)
+    except GeoserviceError as exc:
+        raise Invalid(exc.description.rstrip(".")) from None
+
+
+def fold_name(name: str) -> str:
+    """Lower case, accents and punctuation dropped, words joined by '-': 'Café De Wéi!' -> 'cafe-de-wei'."""
+    decomposed = unicodedata.normalize("NFKD", name.lower())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "-".join(re.findall(r"[0-9a-z]+", plain))
+
+
+def stable_key(name: str, x: float, y: float) -> str:
+    """An external_id for files without ids: the folded name and the RD location rounded to 10 m."""
+    gx = math.floor(x / KEY_GRID_M + 0.5) * KEY_GRID_M
+    gy = math.floor(y / KEY_GRID_M + 0.5) * KEY_GRID_M
+    return f"auto:{fold_name(name)[:80]}@{gx},{gy}"
+
+
+def row_values(source: str, external_id: str, values: dict, x: float, y: float, precision: str) -> dict:
+    """The initiative table row of one clean record located at RD (x, y)."""
+    return {"source": source, "external_id": external_id, **values,
+            "location": from_shape(Point(x, y), srid=RD_NEW), "location_precision": precision}
+
+
+def upsert_initiatives(conn: Connection, rows: list[dict]) -> list[tuple[int, bool]]:
+    """Insert new initiatives and update changed ones (matched on source + external_id).
+
+    Returns (id, inserted) for every row written; rows that equal what is stored are not
+    touched at all, so their updated_at stays and a re-import reports them as unchanged.
+    """
+    if not rows:
+        return []
+    table = Initiative.__table__
+    stmt = insert(table).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        constraint="initiative_source_external_id_key",
+        set_={**{name: stmt.excluded[name] for name in WRITE_COLUMNS}, "updated_at": func.now()},
+        where=func.row(*[table.c[n] for n in WRITE_COLUMNS]).is_distinct_from(
+            func.row(*[stmt.excluded[n] for n in WRITE_COLUMNS])),
+    ).returning(table.c.id, literal_column("(initiative.xmax = 0)"))
+    return [(row[0], bool(row[1])) for row in conn.execute(stmt)]

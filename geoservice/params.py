@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from .cbs.codes import CbsCode, parse_code
@@ -87,4 +88,69 @@ def parse_int(name: str, raw: str | None, *, default: int, minimum: int, maximum
         raise InvalidParameter(f"Parameter '{name}' moet een geheel getal zijn, niet '{raw[:40]}'.") from None
     if not minimum <= value <= maximum:
         raise InvalidParameter(f"Parameter '{name}' moet tussen {minimum} en {maximum} liggen, niet {value}.")
+    return value
+
+
+# --- registry API parameters -------------------------------------------------------------
+
+MAX_DB_ID = 2**31 - 1  # ids are PostgreSQL integers; larger numbers can never match
+
+
+def split_list(values: list[str] | tuple[str, ...] | None) -> list[str]:
+    """Items of a repeatable parameter whose values may also be ';'- or ','-separated."""
+    return [part.strip() for value in values or () for part in re.split(r"[;,]", value) if part.strip()]
+
+
+def parse_terms_param(name: str, values, vocabulary: dict[str, str], what: str) -> list[str]:
+    """Sorted vocabulary keys from keys or Dutch labels; InvalidParameter for an unknown term."""
+    from .vocab import parse_term
+
+    keys = set()
+    for item in split_list(values):
+        try:
+            keys.add(parse_term(vocabulary, item, what))
+        except ValueError as exc:
+            raise InvalidParameter(f"Parameter '{name}': {exc}.") from None
+    return sorted(keys)
+
+
+def parse_code_of_level(name: str, raw: str | None, level: str) -> str | None:
+    """A CBS code of one level (gemeente, wijk or buurt), upper-cased; None when absent."""
+    if raw is None or raw.strip() == "":
+        return None
+    code = parse_cbs_code(raw, name)
+    if code.level != level:
+        raise InvalidParameter(f"Parameter '{name}' verwacht een {level}code, niet '{code.code}'.")
+    return code.code
+
+
+def parse_text(name: str, raw: str | None, *, max_length: int = 200) -> str | None:
+    """Free text, stripped; None when absent or blank."""
+    if raw is None or raw.strip() == "":
+        return None
+    text = raw.strip()
+    if len(text) > max_length:
+        raise InvalidParameter(f"Parameter '{name}' is te lang (meer dan {max_length} tekens).")
+    if "\x00" in text:
+        raise InvalidParameter(f"Parameter '{name}' bevat een ongeldig teken.")
+    return text
+
+
+def parse_share(name: str, raw: str | None, *, default: float) -> float:
+    """A fraction between 0 and 1."""
+    if raw is None or raw.strip() == "":
+        return default
+    value = parse_float(name, raw)
+    if not 0 <= value <= 1:
+        raise InvalidParameter(f"Parameter '{name}' moet tussen 0 en 1 liggen, niet {value}.")
+    return value
+
+
+def parse_choice(name: str, raw: str | None, choices: tuple[str, ...], *, default: str) -> str:
+    """One of a few fixed values (case ignored)."""
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise InvalidParameter(f"Parameter '{name}' moet een van {', '.join(choices)} zijn, niet '{raw[:20]}'.")
     return value

@@ -1,1 +1,296 @@
-"""openapi endpoints (being built)."""
+"""GET /api/v1/openapi.json: the OpenAPI 3.0 document of the JSON API, the health check and /ogc."""
+
+from __future__ import annotations
+
+from flask import request
+
+from ..ogc.openapi import ogc_paths
+from ..vocab import INITIATIVE_KINDS, PARTNER_KINDS, PRECISIONS, SERVICE_AREA_TYPES, SERVICES, THEMES
+from . import api, areas, initiatives, partners
+from .geojson import CSV, GEOJSON, JSON, respond
+
+OPENAPI_VERSION = "3.0.3"
+OPENAPI_MEDIA = "application/vnd.oai.openapi+json;version=3.0"
+CBS_CODE = r"^(GM\d{4}|WK\d{4}[0-9A-Z]{2}|BU\d{4}[0-9A-Z]{4})$"
+
+
+def ref(name: str, kind: str = "schemas") -> dict:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def nullable(schema: dict) -> dict:
+    return {**schema, "nullable": True}
+
+
+def obj(properties: dict, required: list[str] | None = None, **extra) -> dict:
+    schema = {"type": "object", "properties": properties, **extra}
+    if required is None:
+        required = list(properties)
+    return {**schema, "required": required} if required else schema
+
+
+def param(name: str, description: str, schema: dict, *, where: str = "query", required: bool = False) -> dict:
+    return {"name": name, "in": where, "description": description, "required": required or where == "path",
+            "schema": schema}
+
+
+def integer(default: int | None = None, minimum: int | None = None, maximum: int | None = None) -> dict:
+    schema = {"type": "integer"}
+    for key, value in (("default", default), ("minimum", minimum), ("maximum", maximum)):
+        if value is not None:
+            schema[key] = value
+    return schema
+
+
+def terms(vocabulary_schema: str, what: str) -> dict:
+    """A repeatable vocabulary parameter: keys (listed), Dutch labels, or several separated by ; or ,."""
+    return {"type": "array", "items": {"anyOf": [ref(vocabulary_schema), {
+        "type": "string", "description": f"Het Nederlandse label van een {what}, of meerdere gescheiden door ; of ,"}]}}
+
+
+def vocabulary(keys: dict | tuple, description: str) -> dict:
+    return {"type": "string", "enum": list(keys), "description": description}
+
+
+def ok(description: str, schema: dict, media: str = JSON, also: dict | None = None) -> dict:
+    """A response with one schema, or several media types when `also` maps more of them."""
+    content = {media: {"schema": schema}, **{m: {"schema": s} for m, s in (also or {}).items()}}
+    return {"description": description, "content": content}
+
+
+def operation(op_id: str, tag: str, summary: str, parameters: list, responses: dict, errors=("400",)) -> dict:
+    return {"get": {"operationId": op_id, "tags": [tag], "summary": summary, "parameters": parameters,
+                    "responses": {**responses, **{code: ref(f"E{code}", "responses") for code in errors}}}}
+
+
+def _limit(spec: dict) -> dict:
+    return param("limit", f"Hoeveel items per pagina ({spec['minimum']} tot en met {spec['maximum']}).",
+                 integer(**spec))
+
+
+OFFSET = param("offset", "Hoeveel items overslaan (voor de volgende pagina's; volg liever de next-link).",
+               integer(0, 0, initiatives.MAX_OFFSET))
+KIND = param("kind", "Soort initiatief: sleutel of label; herhaalbaar of gescheiden door ; (een van deze).",
+             terms("InitiativeKind", "soort"))
+THEME = param("theme", "Thema: sleutel of label; herhaalbaar of gescheiden door ; (minstens een van deze).",
+              terms("Theme", "thema"))
+CODE = param("code", "CBS-code van een gemeente (GM0344), wijk (WK034401) of buurt (BU03440101); "
+                     "hoofdletters niet verplicht.", {"type": "string", "example": "BU03080102"}, where="path")
+
+
+def _code(level: str, example: str) -> dict:
+    return param(level, f"Alleen initiatieven in deze {level} (CBS-code, afgeleid van de locatie).",
+                 {"type": "string", "example": example})
+
+
+def paths() -> dict:
+    text_schema = {"type": "string"}
+    list_params = [
+        param("bbox", "Alleen binnen dit gebied: minlon,minlat,maxlon,maxlat in WGS84 (CRS84).",
+              {"type": "string", "example": "5.25,52.19,5.32,52.23"}),
+        KIND, THEME, _code("gemeente", "GM0308"), _code("wijk", "WK030801"), _code("buurt", "BU03080102"),
+        param("q", "Tekst in naam of beschrijving (hoofdletters tellen niet; % en _ zijn gewone tekens).",
+              {"type": "string", "maxLength": initiatives.TEXT_MAX}),
+        _limit(initiatives.LIST_LIMIT), OFFSET,
+        param("format", "geojson (standaard) of csv: dezelfde selectie als CSV, met lat en lon.",
+              {"type": "string", "enum": list(initiatives.FORMATS), "default": "geojson"}),
+    ]
+    nearby_params = [
+        param("lat", "Breedtegraad (WGS84) van het zoekpunt; samen met lon.", {"type": "number", "minimum": -90,
+                                                                                "maximum": 90}),
+        param("lon", "Lengtegraad (WGS84) van het zoekpunt; samen met lat.", {"type": "number", "minimum": -180,
+                                                                               "maximum": 180}),
+        param("postcode", "Of: een postcode (1234AB, 1234 AB of 1234); niet samen met lat/lon.",
+              {"type": "string", "pattern": r"^\s*[1-9]\d{3}\s*([A-Za-z]{2})?\s*$"}),
+        param("address", "Of: een adres (straat en huisnummer, eventueel met plaats), bij voorkeur met postcode.",
+              {"type": "string", "maxLength": initiatives.ADDRESS_MAX}),
+        param("radius_m", "Zoekstraal in meters.", integer(**initiatives.NEARBY_RADIUS)),
+        _limit(initiatives.NEARBY_LIMIT), KIND, THEME,
+    ]
+    partner_params = [
+        param("service", "Dienst: sleutel of label; herhaalbaar of gescheiden door ; (minstens een van deze).",
+              terms("Service", "dienst")),
+        param("kind", "Soort partner: sleutel of label; herhaalbaar of gescheiden door ;.",
+              terms("PartnerKind", "soort partner")),
+        _limit(partners.PARTNER_LIMIT), OFFSET,
+    ]
+    min_share = param("min_share", "Alleen partners die minstens dit deel (0 tot 1) van het gebied bedienen.",
+                      {"type": "number", "minimum": 0, "maximum": 1, "default": areas.MIN_SHARE_DEFAULT})
+    initiative_id = param("initiative_id", "Id van het initiatief.", {"type": "integer", "minimum": 1}, where="path")
+    partner_id = param("partner_id", "Id van de partner.", {"type": "integer", "minimum": 1}, where="path")
+    return {
+        "/healthz": {"get": {
+            "operationId": "healthz", "tags": ["Service"], "summary": "Werkt de database, welk CBS-jaar is actief?",
+            "responses": {"200": ok("De database is bereikbaar.", ref("Health")),
+                          "503": ok("De database is niet bereikbaar.", ref("HealthDown"))}}},
+        "/api/v1/openapi.json": {"get": {
+            "operationId": "openapi", "tags": ["Service"], "summary": "Dit document.",
+            "responses": {"200": ok("OpenAPI 3.0", {"type": "object"}, OPENAPI_MEDIA)}}},
+        "/api/v1/initiatives": operation(
+            "listInitiatives", "Initiatieven", "Gepubliceerde initiatieven, gefilterd en in pagina's (op id).",
+            list_params, {"200": ok("Een pagina initiatieven.", ref("InitiativeCollection"), GEOJSON, also={
+                CSV: {"type": "string", "description": "CSV (UTF-8, komma's), met een Link-header voor next/prev; "
+                                                       "tekst die met = + - @ begint krijgt een ' ervoor."}}) | {
+                "headers": {
+                    "Link": {"description": "Alleen bij CSV: next/prev-links (RFC 8288).", "schema": text_schema},
+                    "X-Number-Matched": {"description": "Alleen bij CSV: aantal gevonden initiatieven.",
+                                         "schema": integer()}}}}),
+        "/api/v1/initiatives/nearby": operation(
+            "nearbyInitiatives", "Initiatieven",
+            "Gepubliceerde initiatieven het dichtst bij een punt, postcode of adres.",
+            nearby_params, {"200": ok("Op afstand (meters, over de ellipsoïde) gesorteerd.",
+                                      ref("NearbyCollection"), GEOJSON)}, errors=("400", "404", "503")),
+        "/api/v1/initiatives/{initiative_id}": operation(
+            "getInitiative", "Initiatieven", "Een gepubliceerd initiatief.", [initiative_id],
+            {"200": ok("Het initiatief.", ref("InitiativeFeature"), GEOJSON)}, errors=("404",)),
+        "/api/v1/partners": operation(
+            "listPartners", "Partners", "Ondersteunende organisaties (op naam).", partner_params,
+            {"200": ok("Een pagina partners.", ref("PartnerList"))}),
+        "/api/v1/partners/{partner_id}": operation(
+            "getPartner", "Partners", "Een partner.", [partner_id], {"200": ok("De partner.", ref("Partner"))},
+            errors=("404",)),
+        "/api/v1/partners/{partner_id}/service-areas": operation(
+            "partnerServiceAreas", "Partners", "De werkgebieden van een partner.", [partner_id],
+            {"200": ok("Werkgebieden in WGS84.", ref("ServiceAreaCollection"), GEOJSON)}, errors=("404",)),
+        "/api/v1/areas/lookup": operation(
+            "lookupArea", "Gebieden", "Gemeente, wijk en buurt op een punt (actief CBS-jaar).",
+            [param("lat", "Breedtegraad (WGS84).", {"type": "number", "minimum": -90, "maximum": 90}, required=True),
+             param("lon", "Lengtegraad (WGS84).", {"type": "number", "minimum": -180, "maximum": 180}, required=True)],
+            {"200": ok("De gebieden op het punt.", ref("Lookup"))},
+            errors=("400", "404", "503")),
+        "/api/v1/areas/{code}": operation(
+            "getArea", "Gebieden", "Een gemeente, wijk of buurt met kerncijfers, initiatieven en partners.",
+            [CODE], {"200": ok("Het gebied in WGS84.", ref("AreaFeature"), GEOJSON)}, errors=("400", "404", "503")),
+        "/api/v1/areas/{code}/partners": operation(
+            "areaPartners", "Gebieden", "Partners waarvan de werkgebieden dit gebied (deels) bedienen.",
+            [CODE, min_share], {"200": ok("Op bediend deel gesorteerd.", ref("AreaPartners"))},
+            errors=("400", "404", "503")),
+    }
+
+
+def schemas() -> dict:
+    text, number, boolean = {"type": "string"}, {"type": "number"}, {"type": "boolean"}
+    code = {"type": "string", "pattern": CBS_CODE}
+    link = obj({"href": {"type": "string", "format": "uri"}, "rel": {"type": "string"}, "type": text,
+                "title": text}, ["href", "rel"])
+    position = {"type": "array", "items": number, "minItems": 2, "maxItems": 2}
+    ring = {"type": "array", "items": position, "minItems": 4}
+    initiative = obj({
+        "id": {"type": "integer"}, "name": text, "kind": ref("InitiativeKind"),
+        "themes": {"type": "array", "items": ref("Theme")},
+        **{name: nullable(text) for name in ("description", "website", "email", "phone", "address", "postcode")},
+        "location_precision": vocabulary(PRECISIONS, "Hoe precies de locatie is."),
+        "last_verified": nullable({"type": "string", "format": "date"}),
+        "gemeentecode": nullable(code), "wijkcode": nullable(code), "buurtcode": nullable(code),
+        "source": text, "external_id": text, "updated_at": {"type": "string", "format": "date-time"},
+        "voorbeeld": {"type": "boolean", "description": "Voorbeelddata (demo): bestaat niet echt."},
+    })
+    partner_fields = {
+        "id": {"type": "integer"}, "name": text, "kind": ref("PartnerKind"),
+        "services": {"type": "array", "items": ref("Service")},
+        **{name: nullable(text) for name in ("description", "website", "email", "phone")}, "source": text,
+        "service_areas": {"type": "array", "items": obj({"id": {"type": "integer"}, "name": text,
+                                                         "definition_type": vocabulary(SERVICE_AREA_TYPES, "")})},
+    }
+    area_summary = nullable(obj({"code": code, "naam": nullable(text), "aantal_inwoners": nullable(integer())}))
+    area = obj({
+        "level": vocabulary(("gemeente", "wijk", "buurt"), "Niveau van het gebied."), "code": code,
+        "naam": nullable(text), "jaar": integer(), "water": nullable(boolean),
+        "aantal_inwoners": nullable(integer()), "aantal_huishoudens": nullable(integer()),
+        **{name: nullable(number) for name in ("pct_0_15", "pct_65plus", "bevolkingsdichtheid", "oppervlakte_land_ha")},
+        "kerncijfers": {"type": "object", "additionalProperties": nullable(number),
+                        "description": "Overige CBS-kerncijfers; null waar CBS geen waarde geeft."},
+        "gemeentecode": nullable(code), "wijkcode": nullable(code),
+        "counts": obj({
+            "initiatives": integer(), "partners": integer(),
+            "initiatives_by_kind": obj({k: integer() for k in INITIATIVE_KINDS}),
+            "initiatives_by_theme": obj({k: integer() for k in THEMES})}),
+    })
+
+    def feature_of(properties: dict, geometry: str, id_schema: dict) -> dict:
+        return obj({"type": {"type": "string", "enum": ["Feature"]}, "id": id_schema,
+                    "geometry": ref(geometry), "properties": properties})
+
+    def collection_of(item: str, **members) -> dict:
+        return obj({"type": {"type": "string", "enum": ["FeatureCollection"]},
+                    "features": {"type": "array", "items": ref(item)}, "numberReturned": integer(), **members})
+
+    searched = obj({"lat": number, "lon": number,
+                    "precision": vocabulary(("coordinates", "address", "postcode"),
+                                            "coordinates: lat/lon gegeven; address: adres gevonden; "
+                                            "postcode: midden van het postcodegebied (PC4)."),
+                    "label": text,
+                    "source": vocabulary(("request", "pdok", "pc4"),
+                                         "request: uit het verzoek; pdok: PDOK Locatieserver; pc4: postcodebestand.")})
+    return {
+        "Error": obj({"code": text, "description": {"type": "string", "description": "Uitleg in het Nederlands."}}),
+        "InitiativeKind": vocabulary(INITIATIVE_KINDS, "; ".join(f"{k}: {v}" for k, v in INITIATIVE_KINDS.items())),
+        "Theme": vocabulary(THEMES, "; ".join(f"{k}: {v}" for k, v in THEMES.items())),
+        "PartnerKind": vocabulary(PARTNER_KINDS, "; ".join(f"{k}: {v}" for k, v in PARTNER_KINDS.items())),
+        "Service": vocabulary(SERVICES, "; ".join(f"{k}: {v}" for k, v in SERVICES.items())),
+        "Link": link,
+        "Point": obj({"type": {"type": "string", "enum": ["Point"]}, "coordinates": position}),
+        "MultiPolygon": obj({"type": {"type": "string", "enum": ["MultiPolygon"]}, "coordinates": {
+            "type": "array", "items": {"type": "array", "items": ring}}}),
+        "InitiativeFeature": feature_of(initiative, "Point", integer()),
+        "InitiativeCollection": collection_of(
+            "InitiativeFeature", numberMatched=integer(), links={"type": "array", "items": ref("Link")}),
+        "NearbyFeature": feature_of(obj({**initiative["properties"], "distance_m": {
+            "type": "number", "description": "Afstand in meters (WGS84-ellipsoïde), op 0,1 m."}}), "Point", integer()),
+        "NearbyCollection": collection_of("NearbyFeature", numberMatched=integer(), searched=searched,
+                                          radius_m=integer()),
+        "Partner": obj(partner_fields),
+        "PartnerList": obj({"partners": {"type": "array", "items": ref("Partner")}, "numberMatched": integer(),
+                            "numberReturned": integer(), "links": {"type": "array", "items": ref("Link")}}),
+        "ServiceAreaFeature": feature_of(obj({
+            "id": integer(), "partner_id": integer(), "name": text,
+            "definition_type": vocabulary(SERVICE_AREA_TYPES, "Hoe het werkgebied is vastgelegd."),
+            "definition": {"type": "object", "description": "codes, punt met straal, of GeoJSON-polygoon"},
+            "cbs_jaar": nullable(integer()), "area_m2": {"type": "number", "description": "m² (RD New)"}}),
+            "MultiPolygon", integer()),
+        "ServiceAreaCollection": collection_of("ServiceAreaFeature", partner=obj({"id": integer(), "name": text})),
+        "AreaFeature": feature_of(area, "MultiPolygon", code),
+        "AreaPartners": obj({
+            "area": obj({"code": code, "naam": nullable(text), "level": text, "jaar": integer()}),
+            "min_share": number, "numberReturned": integer(),
+            "partners": {"type": "array", "items": obj({**partner_fields, "covered_share": {
+                "type": "number", "minimum": 0, "maximum": 1,
+                "description": "Deel van het gebied binnen de werkgebieden van de partner (4 decimalen)."}})}}),
+        "Lookup": obj({"jaar": integer(), "point": obj({"lat": number, "lon": number}),
+                       "gemeente": area_summary, "wijk": area_summary, "buurt": area_summary}),
+        "Health": obj({"status": {"type": "string", "enum": ["ok", "no_data"]}, "database": text,
+                       "cbs_jaar": nullable(integer()),
+                       "counts": {"type": "object", "additionalProperties": integer()}}),
+        "HealthDown": obj({"status": {"type": "string", "enum": ["error"]}, "database": text, "description": text}),
+    }
+
+
+def document() -> dict:
+    """The whole document; the server URL is the one this request came in on."""
+    error = {"content": {JSON: {"schema": ref("Error")}}}
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Samenkaart API",
+            "version": "1",
+            "description": "Initiatieven, partners en CBS-gebieden. GeoJSON in WGS84 (lon, lat; RFC 7946). "
+                           "Alleen gepubliceerde initiatieven zijn zichtbaar. Fouten: {code, description}.",
+            "license": {"name": "Data: CBS / Kadaster, CC BY 4.0"},
+        },
+        "servers": [{"url": request.url_root.rstrip("/")}],
+        "tags": [{"name": n} for n in ("Initiatieven", "Partners", "Gebieden", "Service")],
+        "paths": {**paths(), **ogc_paths()},
+        "components": {
+            "schemas": schemas(),
+            "responses": {
+                "E400": {"description": "Ontbrekende of ongeldige parameter.", **error},
+                "E404": {"description": "Bestaat niet (of niet gepubliceerd), of niets gevonden.", **error},
+                "E503": {"description": "Geen CBS-kaart geladen, of de geocoder is niet bereikbaar.", **error},
+            },
+        },
+    }
+
+
+@api.get("/openapi.json")
+def openapi_json():
+    return respond(document(), OPENAPI_MEDIA)

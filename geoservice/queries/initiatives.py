@@ -1,0 +1,179 @@
+"""Published initiatives: filtered pages, the nearest to a point, one by id, counts per area. Reads only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from ..models import RD_NEW, WGS84, Initiative
+from ..params import MAX_DB_ID, BBox, LonLat
+
+PUBLISHED = Initiative.status == "published"
+# The public fields, in the order the API and the CSV show them.
+PUBLIC_COLUMNS = (
+    "id", "name", "kind", "themes", "description", "website", "email", "phone", "address", "postcode",
+    "location_precision", "last_verified", "gemeentecode", "wijkcode", "buurtcode", "source",
+    "external_id", "updated_at",
+)
+COORD_DECIMALS = 7  # about 1 cm
+# Where a lon/lat box can be projected to RD New safely (the projection breaks near its antipode).
+RD_REACH = BBox(-20.0, 40.0, 30.0, 70.0)
+METRES_PER_DEGREE = 111_400.0  # at most, along a meridian or a parallel
+# Within RD_REACH, projected parallels and meridians curve with a radius of at least ~2,000 km.
+MIN_EDGE_RADIUS_M = 2_000_000.0
+# Search points farther from the Netherlands cannot have published initiatives within 50 km.
+NEARBY_REACH = BBox(1.0, 49.5, 9.5, 55.0)
+# RD New lengths are true lengths times RD's scale factor (0.99991 at Amersfoort, growing outward):
+# within NEARBY_REACH an RD distance is at most 0.2 % longer and 0.05 % shorter than the true one,
+# and within one 50 km search the true/RD ratio varies by less than 0.1 %.
+RD_SCALE_MARGIN = 0.002
+RD_SCALE_MIN_MARGIN = 0.0005
+RD_SPREAD = 0.002  # twice the variation of the true/RD ratio within one search
+
+
+@dataclass(frozen=True)
+class InitiativeFilter:
+    """What a list of initiatives is narrowed to; empty fields do not filter."""
+
+    bbox: BBox | None = None
+    kinds: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()  # any of them
+    gemeente: str | None = None
+    wijk: str | None = None
+    buurt: str | None = None
+    text: str | None = None  # in name or description, case ignored
+
+
+def _like_anywhere(text: str) -> str:
+    """An ILIKE pattern for text anywhere; the text's own % and _ match literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _bbox_clause(box: BBox):
+    """Points in a WGS84 box, decided in RD (indexed) except near its edges.
+
+    The box is densified before projecting: its edges (a parallel, a meridian) become curves
+    in RD, and the chords stay within `edge_m` of them. Points clearly inside the projected
+    box are in; only those near an edge get the exact test in WGS84 (a projection per point).
+    """
+    reach = BBox(max(box.minx, RD_REACH.minx), max(box.miny, RD_REACH.miny),
+                 min(box.maxx, RD_REACH.maxx), min(box.maxy, RD_REACH.maxy))
+    if reach.minx > reach.maxx or reach.miny > reach.maxy:
+        return false()
+    # about 400 vertices at most; a chord of c metres lies within c²/8r of an arc of radius r
+    segment = max(0.01, (reach.maxx - reach.minx) / 100, (reach.maxy - reach.miny) / 100)
+    edge_m = 2.0 + (segment * METRES_PER_DEGREE) ** 2 / (8 * MIN_EDGE_RADIUS_M)
+    box_rd = func.ST_Transform(func.ST_Segmentize(
+        func.ST_MakeEnvelope(reach.minx, reach.miny, reach.maxx, reach.maxy, WGS84), segment), RD_NEW)
+    envelope = func.ST_MakeEnvelope(box.minx, box.miny, box.maxx, box.maxy, WGS84)
+    return and_(Initiative.location.op("&&")(func.ST_Expand(box_rd, edge_m)),
+                or_(func.ST_Intersects(Initiative.location, func.ST_Buffer(box_rd, -edge_m)),
+                    func.ST_Intersects(func.ST_Transform(Initiative.location, WGS84), envelope)))
+
+
+def _filter_clauses(flt: InitiativeFilter) -> list:
+    clauses = [PUBLISHED]
+    if flt.bbox is not None:
+        clauses.append(_bbox_clause(flt.bbox))
+    if flt.kinds:
+        clauses.append(Initiative.kind.in_(flt.kinds))
+    if flt.themes:
+        clauses.append(Initiative.themes.overlap(list(flt.themes)))
+    for column, code in ((Initiative.gemeentecode, flt.gemeente), (Initiative.wijkcode, flt.wijk),
+                         (Initiative.buurtcode, flt.buurt)):
+        if code is not None:
+            clauses.append(column == code)
+    if flt.text:
+        pattern = _like_anywhere(flt.text)
+        clauses.append(or_(Initiative.name.ilike(pattern, escape="\\"),
+                           Initiative.description.ilike(pattern, escape="\\")))
+    return clauses
+
+
+def _public_select(*extra):
+    location = func.ST_Transform(Initiative.location, WGS84)
+    return select(*(getattr(Initiative, name) for name in PUBLIC_COLUMNS),
+                  func.ST_X(location).label("lon"), func.ST_Y(location).label("lat"), *extra)
+
+
+def _as_dict(row) -> dict:
+    item = dict(row._mapping)
+    item["lon"] = round(item["lon"], COORD_DECIMALS)
+    item["lat"] = round(item["lat"], COORD_DECIMALS)
+    return item
+
+
+def list_initiatives(session: Session, flt: InitiativeFilter, *, limit: int, offset: int) -> tuple[int, list[dict]]:
+    """(number matched, one page of them ordered by id) of the published initiatives matching flt."""
+    clauses = _filter_clauses(flt)
+    matched = session.scalar(select(func.count()).select_from(Initiative).where(*clauses))
+    rows = session.execute(_public_select().where(*clauses).order_by(Initiative.id).limit(limit).offset(offset))
+    return matched, [_as_dict(row) for row in rows]
+
+
+def nearby(session: Session, point: LonLat, *, radius_m: float, limit: int,
+           kinds: tuple[str, ...] = (), themes: tuple[str, ...] = ()) -> tuple[int, list[dict]]:
+    """(number within radius, the nearest `limit` of them) with distance_m on the WGS84 ellipsoid.
+
+    The exact (geodesic) distance is costly, so it is computed only where RD distances cannot
+    decide: for candidates whose RD distance is within RD_SPREAD of the limit-th nearest (the
+    order), and in the thin ring around the radius (the count). Nearer/farther ones are certain.
+    """
+    if not (NEARBY_REACH.minx <= point.lon <= NEARBY_REACH.maxx
+            and NEARBY_REACH.miny <= point.lat <= NEARBY_REACH.maxy):
+        return 0, []
+    searched = func.ST_SetSRID(func.ST_MakePoint(point.lon, point.lat), WGS84)
+    searched_rd = func.ST_Transform(searched, RD_NEW)
+    candidates = (
+        select(Initiative.id, Initiative.location, func.ST_Distance(Initiative.location, searched_rd).label("rd"))
+        .where(*_filter_clauses(InitiativeFilter(kinds=kinds, themes=themes)),
+               func.ST_DWithin(Initiative.location, searched_rd, radius_m * (1 + RD_SCALE_MARGIN) + 1.0))
+        .cte("candidates")
+    )
+    nth_rd = select(candidates.c.rd).order_by(candidates.c.rd).offset(limit - 1).limit(1).scalar_subquery()
+    order_cut = func.coalesce(nth_rd, float("inf")) * (1 + RD_SPREAD) + 0.01
+    surely_inside = radius_m * (1 - RD_SCALE_MIN_MARGIN)
+    exact = (
+        select(candidates.c.id, candidates.c.rd, func.ST_Distance(
+            func.geography(func.ST_Transform(candidates.c.location, WGS84)), func.geography(searched)).label("d"))
+        .where(or_(candidates.c.rd <= order_cut, candidates.c.rd > surely_inside))
+        .cte("exact")
+    )
+    nearest = (
+        select(exact.c.id, exact.c.d)
+        .where(exact.c.rd <= order_cut, exact.c.d <= radius_m)
+        .order_by(exact.c.d, exact.c.id).limit(limit).subquery()
+    )
+    matched = (select(func.count()).select_from(candidates).where(candidates.c.rd <= surely_inside).scalar_subquery()
+               + select(func.count()).select_from(exact)
+               .where(exact.c.rd > surely_inside, exact.c.d <= radius_m).scalar_subquery())
+    stmt = (_public_select(nearest.c.d.label("distance_m"), matched.label("matched"))
+            .join(nearest, nearest.c.id == Initiative.id).order_by(nearest.c.d, nearest.c.id))
+    rows = [_as_dict(row) for row in session.execute(stmt)]
+    found = rows[0]["matched"] if rows else 0
+    for row in rows:
+        del row["matched"]
+    return found, rows
+
+
+def get_initiative(session: Session, initiative_id: int) -> dict | None:
+    """One published initiative, or None."""
+    if not 0 < initiative_id <= MAX_DB_ID:
+        return None
+    row = session.execute(_public_select().where(PUBLISHED, Initiative.id == initiative_id)).first()
+    return _as_dict(row) if row else None
+
+
+def counts_in_area(session: Session, level: str, code: str) -> dict:
+    """Published initiatives in a gemeente, wijk or buurt (by their derived codes): total, by kind, by theme."""
+    column = {"gemeente": Initiative.gemeentecode, "wijk": Initiative.wijkcode, "buurt": Initiative.buurtcode}[level]
+    where = (PUBLISHED, column == code)
+    total = session.scalar(select(func.count()).select_from(Initiative).where(*where))
+    by_kind = dict(session.execute(
+        select(Initiative.kind, func.count()).where(*where).group_by(Initiative.kind)).all())
+    themes = select(func.unnest(Initiative.themes).label("theme")).where(*where).subquery()
+    by_theme = dict(session.execute(select(themes.c.theme, func.count()).group_by(themes.c.theme)).all())
+    return {"total": total, "by_kind": by_kind, "by_theme": by_theme}

@@ -33,7 +33,8 @@ def build(server: ScratchServer, initiatives: int, seed: int) -> str:
             plans = [SpreadPlan("buurt", baarn, gemeenten=["GM0308"]),
                      SpreadPlan("wijk", initiatives - baarn, exclude_gemeenten=["GM0308"])]
             count = generate_initiatives(conn, plans, source="bench", seed=seed, status_mix=False)
-        with engine.connect() as conn:
+        # Fresh statistics, or the planner misjudges the new rows (ANALYZE in a committed transaction).
+        with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
         print(f"{count} synthetic initiatives generated in {time.perf_counter() - started:.1f} s")
     finally:

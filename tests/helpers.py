@@ -77,3 +77,28 @@ def make_initiative(conn, *, lon: float = 5.2878, lat: float = 52.2165, **overri
     connection = conn.connection() if isinstance(conn, Session) else conn
     assign_initiative_areas(connection, [new_id])
     return new_id
+
+
+def add_partner(conn, name: str, *, kind: str = "regionale_ondersteuner", services=("advies",), **extra) -> int:
+    """Insert one partner directly (tests of reads, not of the import)."""
+    from sqlalchemy import insert
+
+    from geoservice.models import Partner
+
+    values = {"name": name, "kind": kind, "services": list(services), "source": "test", **extra}
+    return conn.execute(insert(Partner).values(**values).returning(Partner.id)).scalar_one()
+
+
+def add_service_area(conn, partner_id: int, name: str, geom_sql: str, *, definition: dict | None = None,
+                     definition_type: str = "geojson", **params) -> int:
+    """A service area whose RD geometry is the SQL expression geom_sql (fixed test SQL, bound params)."""
+    return conn.execute(text(f"""
+        INSERT INTO service_area (partner_id, name, definition_type, definition, cbs_jaar, geom)
+        SELECT :partner_id, :name, :definition_type, CAST(:definition AS jsonb), 2024, ST_Multi({geom_sql})
+        RETURNING id
+    """), {"partner_id": partner_id, "name": name, "definition_type": definition_type,
+           "definition": json.dumps(definition or {"geojson": {"type": "Polygon", "coordinates": []}}),
+           **params}).scalar_one()
+
+
+BUURT_GEOM = "(SELECT geom FROM buurt WHERE jaar = 2024 AND code = :code)"

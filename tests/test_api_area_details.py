@@ -14,7 +14,7 @@ from geoservice.vocab import INITIATIVE_KINDS, THEMES
 
 from .conftest import settings_for
 from .helpers import make_initiative, shipped
-from .test_api_partners import BUURT_GEOM, add_partner, add_service_area
+from .helpers import BUURT_GEOM, add_partner, add_service_area
 
 BUURT = "BU03080102"  # Baarn, Staatsliedenwijk
 NEIGHBOUR = "BU03080101"  # Professorenwijk, same wijk, shares a border

@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 
 import pytest
 from shapely.geometry import shape
-from sqlalchemy import insert, text
 
 from geoservice import create_app
 from geoservice.db import make_engine
-from geoservice.models import Partner
 
 from .conftest import settings_for
-from .helpers import shipped
+from .helpers import BUURT_GEOM, add_partner, add_service_area, shipped
 
 
-def add_partner(conn, name: str, *, kind: str = "regionale_ondersteuner", services=("advies",), **extra) -> int:
-    values = {"name": name, "kind": kind, "services": list(services), "source": "test", **extra}
-    return conn.execute(insert(Partner).values(**values).returning(Partner.id)).scalar_one()
-
-
-def add_service_area(conn, partner_id: int, name: str, geom_sql: str, *, definition: dict | None = None,
-                     definition_type: str = "geojson", **params) -> int:
-    """A service area whose RD geometry is the SQL expression geom_sql (it may use buurt b, wijk w)."""
-    return conn.execute(text(f"""
-        INSERT INTO service_area (partner_id, name, definition_type, definition, cbs_jaar, geom)
-        SELECT :partner_id, :name, :definition_type, CAST(:definition AS jsonb), 2024, ST_Multi({geom_sql})
-        RETURNING id
-    """), {"partner_id": partner_id, "name": name, "definition_type": definition_type,
-           "definition": json.dumps(definition or {"geojson": {"type": "Polygon", "coordinates": []}}),
-           **params}).scalar_one()
-
-
-BUURT_GEOM = "(SELECT geom FROM buurt WHERE jaar = 2024 AND code = :code)"
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import geopandas as gpd
 import pyogrio
 import pytest
 from click.testing import CliRunner

@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 from geoservice.vocab import INITIATIVE_KINDS, THEMES
 
 from .helpers import make_initiative
-from .test_api_partners import BUURT_GEOM, add_partner, add_service_area
+from .helpers import BUURT_GEOM, add_partner, add_service_area
 
 
 @pytest.fixture(scope="module")

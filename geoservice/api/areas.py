@@ -52,7 +52,7 @@ def _area_or_404(session, raw_code: str):
     """(level, jaar, area row) of a code in the active year."""
     code = parse_cbs_code(raw_code)
     jaar = _active_year(session)
-    area = partner_queries.get_area(session, code.level, jaar, code.code)
+    area = queries.areas.get_area(session, code.level, jaar, code.code)
     if area is None:
         raise NotFound(f"Er is geen {code.level} met code {code.code} in de CBS-kaart {jaar}.")
     return code.level, jaar, area

@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 
 from flask import current_app, request
 
+from ..exports import csv_cell  # one rule against CSV formula injection, shared with the CLI export
+
 GEOJSON = "application/geo+json"
 JSON = "application/json"
 CSV = "text/csv"
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def feature(feature_id, geometry: dict | str | None, properties: dict) -> dict:
@@ -70,20 +70,6 @@ def plain(value):
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     return value
-
-
-def csv_cell(value) -> str:
-    """Text for one CSV cell: lists ';'-joined, None empty, formula-like text neutralised."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value) if isinstance(value, float) else str(value)
-    if isinstance(value, (list, tuple)):
-        value = ";".join(str(v) for v in value)
-    text = str(plain(value))
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def csv_text(columns: list[str], rows: list[dict]) -> str:

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from ..models import RD_NEW, WGS84, AREA_MODELS, Buurt, CbsJaar, Gemeente, Wijk
 from ..params import LonLat
+from .common import geojson_wgs84
 
 
 def active_year(session: Session) -> int | None:
@@ -88,3 +89,13 @@ def assign_initiative_areas(conn: Connection, ids: list[int] | None = None) -> i
     if jaar is None:
         return 0
     return conn.execute(_ASSIGN_SQL, {"jaar": jaar, "ids": ids}).rowcount
+
+
+def get_area(session: Session, level: str, jaar: int, code: str) -> dict | None:
+    """A gemeente, wijk or buurt of one year: all its columns and its WGS84 GeoJSON geometry text."""
+    model = AREA_MODELS[level]
+    columns = [c for c in model.__table__.columns if c.name != "geom"]
+    row = session.execute(
+        select(*columns, geojson_wgs84(model.geom).label("geometry"))
+        .where(model.jaar == jaar, model.code == code)).first()
+    return dict(row._mapping) if row else None

@@ -5,17 +5,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import AREA_MODELS, WGS84, Partner, ServiceArea
+from ..models import AREA_MODELS, Partner, ServiceArea
+from .common import geojson_wgs84
 from ..params import MAX_DB_ID
 
 PARTNER_COLUMNS = ("id", "name", "kind", "services", "description", "website", "email", "phone", "source")
-POLYGON_DECIMALS = 6  # about 10 cm: enough for boundaries, half the bytes of full precision
 SHARE_DECIMALS = 4
-
-
-def geojson_wgs84(geom):
-    """GeoJSON text of an RD geometry in WGS84, exterior rings counter-clockwise (RFC 7946)."""
-    return func.ST_AsGeoJSON(func.ST_ForcePolygonCCW(func.ST_Transform(geom, WGS84)), POLYGON_DECIMALS)
 
 
 def _partner_select(*extra):
@@ -66,16 +61,6 @@ def service_areas(session: Session, partner_id: int) -> list[dict]:
                geojson_wgs84(ServiceArea.geom).label("geometry"))
         .where(ServiceArea.partner_id == partner_id).order_by(ServiceArea.name, ServiceArea.id))
     return [{**r._mapping, "area_m2": float(r.area_m2)} for r in rows]
-
-
-def get_area(session: Session, level: str, jaar: int, code: str) -> dict | None:
-    """A gemeente, wijk or buurt of one year: all its columns and its WGS84 GeoJSON geometry text."""
-    model = AREA_MODELS[level]
-    columns = [c for c in model.__table__.columns if c.name != "geom"]
-    row = session.execute(
-        select(*columns, geojson_wgs84(model.geom).label("geometry"))
-        .where(model.jaar == jaar, model.code == code)).first()
-    return dict(row._mapping) if row else None
 
 
 def partners_covering(session: Session, level: str, jaar: int, code: str, *, min_share: float) -> list[dict]:

@@ -1,0 +1,14 @@
+"""Output-edge helpers shared by the query modules."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+
+from ..models import WGS84
+
+POLYGON_DECIMALS = 6  # about 10 cm: enough for boundaries, half the bytes of full precision
+
+
+def geojson_wgs84(geom):
+    """GeoJSON text of an RD geometry in WGS84, exterior rings counter-clockwise (RFC 7946)."""
+    return func.ST_AsGeoJSON(func.ST_ForcePolygonCCW(func.ST_Transform(geom, WGS84)), POLYGON_DECIMALS)

@@ -143,6 +143,7 @@ class Partner(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True, comment="the `id` an import file gives")
     kind: Mapped[str] = mapped_column(Text, nullable=False)
     services: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, default=list)
     description: Mapped[str | None] = mapped_column(Text)

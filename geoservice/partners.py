@@ -14,14 +14,14 @@ from .params import LonLat, looks_swapped_in_nl
 
 PARTNER_FIELDS = ("name", "id", "kind", "services", "description", "website", "email", "phone", "service_areas")
 AREA_FIELDS = ("name", "codes", "point", "radius_m", "geojson")
-# Columns of the partner table an import compares and writes (source follows from the id).
-WRITE_COLUMNS = ("name", "kind", "services", "description", "website", "email", "phone", "source")
+# Columns of the partner table an import compares and writes.
+WRITE_COLUMNS = ("name", "external_id", "kind", "services", "description", "website", "email", "phone", "source")
 MAX_LENGTH = {"name": 200, "id": 200, "description": 5000}
 DEFAULT_MAX_LENGTH = 500
 MIN_RADIUS_M, MAX_RADIUS_M = 1, 100_000
 MAX_CODES = 5000
 MAX_POSITIONS = 200_000  # a hand-drawn area has far fewer; more suggests a wrong file
-SOURCE = "file"  # partners from a file without an id; with an id: "file:<id>"
+SOURCE = "file"  # the source of partners imported from a file (the demo uses "demo")
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,6 @@ class CleanPartner:
     key: str | None
     values: dict
     areas: list[AreaDefinition] | None  # None: the file lists no service_areas, so they stay as they are
-
-
-def partner_source(key: str | None) -> str:
-    """The source column of an imported partner; it carries the file's id so a re-import can match on it."""
-    return f"{SOURCE}:{key}" if key else SOURCE
 
 
 def fold_name(name: str) -> str:
@@ -138,7 +133,7 @@ def validate_partner(number: int, raw: object) -> tuple[CleanPartner | None, lis
     if problems:
         return None, problems
     key = out.pop("id")
-    values = {**out, "source": partner_source(key)}
+    values = {**out, "external_id": key, "source": SOURCE}
     return CleanPartner(number, key, values, areas), []
 
 

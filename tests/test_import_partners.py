@@ -75,12 +75,12 @@ def test_the_documented_example_loads(fresh_db_url, runner_env):
             "werkgebieden: 4 toegevoegd, 0 gewijzigd, 0 verwijderd, 0 ongewijzigd") in result.output
     partners = {r["name"]: r for r in rows(fresh_db_url, "SELECT * FROM partner")}
     one = partners["Stichting Voorbeeld (testdata)"]
-    assert (one["kind"], one["services"], one["source"]) == (
-        "regionale_ondersteuner", ["advies", "netwerk_kennisdeling"], "file:voorbeeld-1")
+    assert (one["kind"], one["services"], one["source"], one["external_id"]) == (
+        "regionale_ondersteuner", ["advies", "netwerk_kennisdeling"], "file", "voorbeeld-1")
     assert (one["website"], one["email"], one["phone"]) == ("https://example.org", "info@example.org", "030 123 45 67")
     two = partners["Voorbeeldfonds Eemland (testdata)"]
-    assert (two["kind"], two["services"], two["source"], two["website"]) == (
-        "fonds", ["financiering"], "file", "https://www.example.org/fonds")
+    assert (two["kind"], two["services"], two["source"], two["external_id"], two["website"]) == (
+        "fonds", ["financiering"], "file", None, "https://www.example.org/fonds")
     stored = areas(fresh_db_url)
     assert {name: (a["definition_type"], a["definition"], a["cbs_jaar"]) for name, a in stored.items()} == {
         "Heel Baarn": ("codes", {"codes": ["GM0308"]}, 2024),
@@ -413,7 +413,7 @@ def test_a_changed_partner_is_updated_and_its_areas_synced(fresh_db_url, runner_
 def test_an_id_keeps_the_partner_through_a_rename(fresh_db_url, engine_for, tmp_path):
     engine = engine_for(fresh_db_url)
     import_partners(engine, EXAMPLE)
-    old_id = scalar(fresh_db_url, "SELECT id FROM partner WHERE source = 'file:voorbeeld-1'")
+    old_id = scalar(fresh_db_url, "SELECT id FROM partner WHERE external_id = 'voorbeeld-1'")
     partners = example()
     partners[0]["name"] = "Stichting Voorbeeld Nieuw (testdata)"
     report = import_partners(engine, write_yaml(tmp_path / "p.yaml", partners))
@@ -454,8 +454,8 @@ def test_rebuild_code_service_areas_from_the_active_year(fresh_db_url, engine_fo
         conn.execute(text("INSERT INTO cbs_jaar (jaar) VALUES (2025)"))
         conn.execute(text("INSERT INTO gemeente (jaar, code, naam, geom) SELECT 2025, code, naam, "
                           "ST_Multi(ST_Buffer(geom, 100)) FROM gemeente WHERE jaar = 2024 AND code = 'GM0308'"))
-        set_active_year(conn, 2025)
-        assert rebuild_code_service_areas(conn) == 1
+        set_active_year(conn, 2025)  # activating a year rebuilds code-defined areas itself
+        assert rebuild_code_service_areas(conn) == 0
         stale = stale_code_service_areas(conn)
     assert [(s["name"], s["cbs_jaar"], s["missing"]) for s in stale] == [
         ("Baarn en een stuk Amsterdam", 2024, ["BU0363AA01", "WK0363AB"])]

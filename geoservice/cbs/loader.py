@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from ..errors import LoadError
 from ..models import AREA_MODELS, LEVELS, RD_NEW, CbsJaar
 from ..queries.areas import assign_initiative_areas
+from ..queries.service_areas import rebuild_code_service_areas, stale_code_service_areas
 from .reader import AreaRecord, FileReport, read_cbs_file
 
 SHIPPED_SUFFIXES = (".gpkg", ".geojson", ".json")
@@ -38,6 +39,8 @@ class LoadSummary:
     years: set[int] = field(default_factory=set)
     active_year: int | None = None
     files: list[str] = field(default_factory=list)
+    rebuilt_service_areas: int = 0
+    stale_service_areas: list[dict] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = []
@@ -54,6 +57,12 @@ class LoadSummary:
             )
         if self.active_year:
             out.append(f"actief CBS-jaar: {self.active_year}")
+        if self.rebuilt_service_areas:
+            out.append(f"werkgebieden opnieuw opgebouwd uit CBS-codes: {self.rebuilt_service_areas}")
+        for area in self.stale_service_areas:
+            out.append(f"let op: werkgebied '{area['name']}' (partner {area['partner_id']}) noemt codes die "
+                       f"CBS-jaar {self.active_year} niet heeft: {', '.join(area['missing'])}; "
+                       f"het houdt de grenzen van {area['cbs_jaar']}")
         return out
 
 
@@ -91,8 +100,11 @@ def load_cbs(engine: Engine, paths: list[str | Path], *, year: int | None = None
         summary.years = {r.jaar for r in records}
         summary.active_year = _register_years(conn, summary.years, activate=activate, chosen=year)
         if summary.active_year in summary.years:
-            # New boundaries (or a new active year): initiatives must lie in the right areas.
+            # New boundaries (or a new active year): initiatives must lie in the right areas,
+            # and service areas defined by codes must follow the new boundaries.
             assign_initiative_areas(conn)
+            summary.rebuilt_service_areas = rebuild_code_service_areas(conn)
+            summary.stale_service_areas = stale_code_service_areas(conn)
     return summary
 
 
@@ -170,3 +182,4 @@ def set_active_year(conn: Connection, jaar: int) -> None:
     conn.execute(update(CbsJaar).where(CbsJaar.is_active).values(is_active=False))
     conn.execute(update(CbsJaar).where(CbsJaar.jaar == jaar).values(is_active=True))
     assign_initiative_areas(conn)
+    rebuild_code_service_areas(conn)

@@ -178,7 +178,7 @@ def import_partners(engine: Engine, path: str | Path, *, dry_run: bool = False,
 
 
 def apply_partners(conn: Connection, raws: list, report: PartnerImportReport | None = None, *,
-                   progress=None) -> PartnerImportReport:
+                   source: str = SOURCE, progress=None) -> PartnerImportReport:
     """Validate, build and write partners inside the caller's transaction; nothing is written when any is wrong."""
     say = progress or (lambda _message: None)
     report = report if report is not None else PartnerImportReport()
@@ -189,6 +189,8 @@ def apply_partners(conn: Connection, raws: list, report: PartnerImportReport | N
         problems.append((number, Problem(labels[number], field_name, reason)))
 
     cleans = _validate(raws, reject)
+    for clean in cleans:
+        clean.values["source"] = source
     conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(LOCK_KEY))))
     plans = _match(conn, cleans, labels, reject)
     _plan_areas(conn, plans, report, reject, say)
@@ -225,21 +227,21 @@ def _validate(raws: list, reject) -> list[CleanPartner]:
 
 
 def _match(conn: Connection, cleans: list[CleanPartner], labels: dict, reject) -> list[_Plan]:
-    """Find each partner's stored row: on its id (kept in source) when given, else on its exact name."""
+    """Find each partner's stored row: on its external id when the file gives one, else on its exact name."""
     columns = [Partner.id, *(getattr(Partner, name) for name in WRITE_COLUMNS)]
     stored = [row._mapping for row in conn.execute(select(*columns))]
-    by_source = {row["source"]: row for row in stored if row["source"].startswith(SOURCE + ":")}
+    by_key = {row["external_id"]: row for row in stored if row["external_id"] is not None}
     by_name = {row["name"]: row for row in stored}
     claimed: dict[int, int] = {}
     plans = []
     for clean in cleans:
-        name, source = clean.values["name"], clean.values["source"]
-        target = by_source.get(source) if clean.key is not None else None
+        name = clean.values["name"]
+        target = by_key.get(clean.key) if clean.key is not None else None
         holder = by_name.get(name)
         if target is None and holder is not None:
-            if clean.key is not None and holder["source"].startswith(SOURCE + ":"):
+            if clean.key is not None and holder["external_id"] is not None:
                 reject(clean.number, "name", f"naam is al in gebruik door een andere partner "
-                                             f"(id '{holder['source'][len(SOURCE) + 1:][:40]}')")
+                                             f"(id '{holder['external_id'][:40]}')")
                 continue
             target = holder
         elif target is not None and holder is not None and holder["id"] != target["id"]:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import Connection, delete, insert
+from sqlalchemy import Connection, delete, func, insert, select
 
-from .models import RD_NEW, Initiative
+from .models import RD_NEW, Initiative, Partner
 from .queries.areas import assign_initiative_areas
 from .queries.synthetic import population_by_area, random_points
 from .vocab import THEMES
@@ -121,3 +121,59 @@ DEMO_PLANS = [
     SpreadPlan("wijk", 120, gemeenten=["GM0363"]),          # Amsterdam (its buurten carry no population)
     SpreadPlan("wijk", 240, exclude_gemeenten=["GM0308", "GM0363"]),  # the rest of the country
 ]
+
+
+# Fictional supporters with service areas of every kind of definition; names say "(voorbeeld)".
+DEMO_PARTNERS = [
+    {"name": "Steunpunt Bewonersinitiatieven Baarn (voorbeeld)", "id": "demo-steunpunt-baarn",
+     "kind": "lokale_ondersteuner", "services": ["advies", "netwerk en kennisdeling", "vrijwilligers"],
+     "description": DEMO_DESCRIPTION.replace("dit initiatief", "deze organisatie"),
+     "website": "https://example.org/voorbeeld/steunpunt-baarn",
+     "service_areas": [{"name": "Gemeente Baarn", "codes": ["GM0308"]}]},
+    {"name": "Energieloket Eemland (voorbeeld)", "id": "demo-energieloket-eemland",
+     "kind": "regionale_ondersteuner", "services": ["advies", "training"],
+     "description": DEMO_DESCRIPTION.replace("dit initiatief", "deze organisatie"),
+     "service_areas": [{"name": "Rond het loket", "point": {"lat": 52.2115, "lon": 5.2860}, "radius_m": 4000}]},
+    {"name": "Buurtfonds Amsterdam-Noord (voorbeeld)", "id": "demo-buurtfonds-noord",
+     "kind": "fonds", "services": ["financiering"],
+     "description": DEMO_DESCRIPTION.replace("dit initiatief", "deze organisatie"),
+     "service_areas": [{"name": "Noord-West", "codes": ["WK0363NA", "WK0363NB", "WK0363NC", "WK0363ND"]},
+                       {"name": "Nieuwendam", "codes": ["WK0363NF", "WK0363NG"]}]},
+    {"name": "Wijkcoöperatie-netwerk Amsterdam Centrum (voorbeeld)", "id": "demo-netwerk-centrum",
+     "kind": "regionale_ondersteuner", "services": ["netwerk en kennisdeling", "juridisch", "training"],
+     "description": DEMO_DESCRIPTION.replace("dit initiatief", "deze organisatie"),
+     "service_areas": [{"name": "Binnenstad", "codes": ["WK0363AA", "WK0363AB", "WK0363AC", "WK0363AD",
+                                                        "WK0363AE", "WK0363AF"]}]},
+    {"name": "Woningcorporatie Utrechtse Heuvelrug (voorbeeld)", "id": "demo-corporatie-heuvelrug",
+     "kind": "woningcorporatie", "services": ["ruimte en locatie"],
+     "description": DEMO_DESCRIPTION.replace("dit initiatief", "deze organisatie"),
+     "service_areas": [{"name": "Werkgebied", "codes": ["GM0308", "GM0355", "GM0345"]}]},
+    {"name": "Landelijk Netwerk Zorgzame Buurten (voorbeeld)", "id": "demo-landelijk-zorg",
+     "kind": "landelijk_netwerk", "services": ["advies", "netwerk en kennisdeling"],
+     "description": DEMO_DESCRIPTION.replace("dit initiatief", "deze organisatie"),
+     "service_areas": [{"name": "Drenthe-proef", "codes": ["GM1680", "GM0106", "GM0109", "GM0114"]}]},
+]
+
+
+def load_demo(engine, *, seed: int = 2024) -> dict | None:
+    """Add the demo initiatives and partners in one transaction; None when they are there already."""
+    from .imports.partners import apply_partners
+
+    with engine.begin() as conn:
+        present = conn.execute(select(func.count()).select_from(Initiative)
+                               .where(Initiative.source == DEMO_SOURCE)).scalar()
+        if present:
+            return None
+        report = apply_partners(conn, DEMO_PARTNERS, source=DEMO_SOURCE)
+        if report.problems:  # the demo definitions are ours: a problem here is a bug, not user input
+            raise RuntimeError("demo partners refused: " + "; ".join(p.line() for p in report.problems))
+        count = generate_initiatives(conn, DEMO_PLANS, source=DEMO_SOURCE, seed=seed)
+    return {"initiatives": count, "partners": report.inserted + report.updated + report.unchanged}
+
+
+def clear_demo(engine) -> dict:
+    """Remove everything the demo added (source=demo); service areas go with their partners."""
+    with engine.begin() as conn:
+        initiatives = remove_initiatives(conn, DEMO_SOURCE)
+        partners = conn.execute(delete(Partner).where(Partner.source == DEMO_SOURCE)).rowcount
+    return {"initiatives": initiatives, "partners": partners}

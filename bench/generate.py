@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Build the benchmark database: shipped CBS map + N synthetic initiatives (source=bench).
+"""Build the benchmark database: shipped CBS map + synthetic initiatives and partners (source=bench).
 
-Usage: .venv/bin/python bench/generate.py [--initiatives 100000] [--seed 1]
+Usage: .venv/bin/python bench/generate.py [--initiatives 100000] [--partners 100] [--areas-per-partner 5] [--seed 1]
 The initiatives are spread over all populated wijken in proportion to their inhabitants
 (Baarn at buurt level). They are synthetic: never load them into a real deployment.
 Prints the database URL the other benchmarks use (database `geoservice_bench`).
@@ -16,12 +16,12 @@ from _common import DATA, ScratchServer, machine
 
 from geoservice import db
 from geoservice.cbs.loader import load_cbs, shipped_files
-from geoservice.demo import SpreadPlan, generate_initiatives
+from geoservice.demo import SpreadPlan, generate_initiatives, generate_partners
 
 BENCH_DB = "geoservice_bench"
 
 
-def build(server: ScratchServer, initiatives: int, seed: int) -> str:
+def build(server: ScratchServer, initiatives: int, seed: int, partners: int = 100, areas_per_partner: int = 5) -> str:
     url = server.create(BENCH_DB)
     db.upgrade(url)
     engine = db.make_engine(url)
@@ -33,10 +33,12 @@ def build(server: ScratchServer, initiatives: int, seed: int) -> str:
             plans = [SpreadPlan("buurt", baarn, gemeenten=["GM0308"]),
                      SpreadPlan("wijk", initiatives - baarn, exclude_gemeenten=["GM0308"])]
             count = generate_initiatives(conn, plans, source="bench", seed=seed, status_mix=False)
+            areas = generate_partners(conn, partners, areas_per_partner, source="bench", seed=seed)
         # Fresh statistics, or the planner misjudges the new rows (ANALYZE in a committed transaction).
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
-        print(f"{count} synthetic initiatives generated in {time.perf_counter() - started:.1f} s")
+        print(f"{count} synthetic initiatives, {partners} partners with {areas} service areas "
+              f"generated in {time.perf_counter() - started:.1f} s")
     finally:
         engine.dispose()
     return url
@@ -45,10 +47,12 @@ def build(server: ScratchServer, initiatives: int, seed: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--initiatives", type=int, default=100_000)
+    parser.add_argument("--partners", type=int, default=100)
+    parser.add_argument("--areas-per-partner", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    url = build(ScratchServer(), args.initiatives, args.seed)
+    url = build(ScratchServer(), args.initiatives, args.seed, args.partners, args.areas_per_partner)
     print(f"database: {url}")
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from .models import RD_NEW, Initiative, Partner
 from .queries.areas import assign_initiative_areas
-from .queries.synthetic import population_by_area, random_points
+from .queries.synthetic import insert_radius_service_areas, population_by_area, random_points
 from .vocab import THEMES
 
 DEMO_SOURCE = "demo"
@@ -104,6 +104,19 @@ def generate_initiatives(conn: Connection, plans: list[SpreadPlan], *, source: s
         conn.execute(insert(Initiative), rows[start:start + 5000])
     assign_initiative_areas(conn)
     return len(rows)
+
+
+def generate_partners(conn: Connection, partners: int, areas_per_partner: int, *, source: str, seed: int) -> int:
+    """Synthetic partners, each with circular service areas where people live; returns the number of areas."""
+    rng = random.Random(seed)
+    kinds = ["regionale_ondersteuner", "lokale_ondersteuner", "fonds", "welzijnsorganisatie"]
+    services = ["advies", "financiering", "training", "netwerk_kennisdeling", "vrijwilligers"]
+    rows = [{"name": f"Synthetische partner {n:04d} {DEMO_MARK}", "kind": rng.choice(kinds),
+             "services": sorted(rng.sample(services, rng.randint(1, 3))), "source": source,
+             "description": DEMO_DESCRIPTION.replace("dit initiatief", "deze organisatie")}
+            for n in range(1, partners + 1)]
+    ids = list(conn.execute(insert(Partner).returning(Partner.id), rows).scalars())
+    return insert_radius_service_areas(conn, ids, areas_per_partner, seed)
 
 
 def _status(rng: random.Random) -> str:

@@ -34,3 +34,29 @@ def random_points(conn: Connection, level: str, counts: dict[str, int], seed: in
         ORDER BY a.code, p.path
     """), {"codes": codes, "ns": [counts[c] for c in codes], "seed": seed})
     return [(r[0], float(r[1]), float(r[2])) for r in rows]
+
+
+def insert_radius_service_areas(conn: Connection, partner_ids: list[int], per_partner: int, seed: int,
+                                radius_range: tuple[int, int] = (2000, 15000)) -> int:
+    """Circles (radius 2-15 km) around random points in well-populated wijken, `per_partner` each."""
+    return conn.execute(text("""
+        WITH dumped AS (
+            -- ST_GeneratePoints may return a few points fewer than asked: ask for more, keep :total.
+            SELECT (ST_Dump(ST_GeneratePoints(ST_Union(w.geom), :total + :total / 10 + 10, :seed))).geom AS p
+            FROM wijk AS w JOIN cbs_jaar AS y ON y.jaar = w.jaar AND y.is_active
+            WHERE w.aantal_inwoners >= 5000
+        ),
+        centres AS (SELECT row_number() OVER () AS n, p FROM dumped)
+        INSERT INTO service_area (partner_id, name, definition_type, definition, geom)
+        SELECT (CAST(:partners AS integer[]))[1 + (n - 1) / :per_partner],
+               'Werkgebied ' || n,
+               'radius',
+               jsonb_build_object('point', jsonb_build_object(
+                                      'lat', round(ST_Y(ST_Transform(p, 4326))::numeric, 5),
+                                      'lon', round(ST_X(ST_Transform(p, 4326))::numeric, 5)),
+                                  'radius_m', r),
+               ST_Multi(ST_Buffer(p, r, 16))
+        FROM (SELECT n, p, :rmin + (abs(hashtext(n::text || CAST(:seed AS text))) % (:rmax - :rmin)) AS r
+              FROM centres WHERE n <= :total) AS c
+    """), {"total": len(partner_ids) * per_partner, "seed": seed, "partners": partner_ids,
+           "per_partner": per_partner, "rmin": radius_range[0], "rmax": radius_range[1]}).rowcount

@@ -174,12 +174,14 @@ def export_group() -> None:
 
 
 def _register_registry_commands() -> None:
-    from .commands import demo, initiatives, partners
+    from .commands import demo, gaps, initiatives, outreach, partners
 
     import_group.add_command(initiatives.import_initiatives)
     import_group.add_command(partners.import_partners)
     export_group.add_command(initiatives.export_initiatives)
     main.add_command(demo.demo)
+    main.add_command(gaps.gaps)
+    main.add_command(outreach.outreach)
 
 
 _register_registry_commands()

@@ -265,6 +265,160 @@ def schemas() -> dict:
     }
 
 
+# --- gap analysis (/api/v1/gaps) -------------------------------------------------------------------
+
+def gap_paths() -> dict:
+    from ..analysis import gaps as analysis
+    from . import gaps
+
+    gemeente = param("gemeente", "CBS-code van de gemeente (GM0308); hoofdletters niet verplicht.",
+                     {"type": "string", "example": "GM0308"})
+    settings = [
+        param("level", "Niveau van de gebieden: buurt of wijk. Zonder: per gemeente buurten waar die geladen zijn, "
+                       "anders wijken.", vocabulary(analysis.LEVELS, "")),
+        param("walk_m", "Een initiatief binnen zoveel meter van de rand van een gebied telt als 'in de buurt' "
+                        "(erin telt ook).", integer(**analysis.WALK_M)),
+        param("min_inwoners", "Gebieden met minder inwoners krijgen status low_population.",
+              integer(**analysis.MIN_INWONERS)),
+        param("kind", "Alleen initiatieven van deze soort tellen: sleutel of label; herhaalbaar of gescheiden door ;.",
+              terms("InitiativeKind", "soort")),
+        param("theme", "Alleen initiatieven met minstens een van deze thema's tellen; herhaalbaar of gescheiden "
+                       "door ;.", terms("Theme", "thema")),
+        param("partner_services", "Alleen partners met minstens een van deze diensten tellen; herhaalbaar of "
+                                  "gescheiden door ;.", terms("Service", "dienst")),
+    ]
+    unit_format = param("format", "geojson (standaard) of csv: dezelfde velden, zonder geometrie.",
+                        {"type": "string", "enum": list(gaps.UNIT_FORMATS), "default": "geojson"})
+    summary_params = [
+        {**gemeente, "description": "Alleen deze gemeente (CBS-code); zonder: alle gemeenten."}, *settings,
+        param("sort", "Kolom om op te sorteren.", {"type": "string", "enum": list(analysis.SORT_KEYS),
+                                                   "default": "gemeentecode"}),
+        param("order", "asc of desc; standaard desc voor getallen, asc voor code, naam en niveau. Lege waarden "
+                       "komen altijd onderaan.", {"type": "string", "enum": list(gaps.ORDERS)}),
+        param("format", "json (standaard) of csv.",
+              {"type": "string", "enum": list(gaps.SUMMARY_FORMATS), "default": "json"}),
+    ]
+    csv = {CSV: {"type": "string", "description": "CSV (UTF-8, komma's) met dezelfde velden als de JSON."}}
+    return {
+        "/api/v1/gaps": operation(
+            "gapUnits", "Witte vlekken",
+            "Witte vlekken in een gemeente: per buurt of wijk inwoners, initiatieven, partnerdekking en status.",
+            [{**gemeente, "required": True}, *settings, unit_format],
+            {"200": ok("De gebieden met hun cijfers; geometrie in WGS84, vereenvoudigd tot op 1 m.",
+                       ref("GapUnitCollection"), GEOJSON, also=csv)}, errors=("400", "404", "503")),
+        "/api/v1/gaps/summary": operation(
+            "gapSummary", "Witte vlekken",
+            "Witte vlekken per gemeente: gebieden en inwoners per status, aandeel inwoners in witte vlekken, "
+            "initiatieven per 1.000 inwoners en actieve partners.",
+            summary_params, {"200": ok("Een rij per gemeente.", ref("GapSummaryList"), also=csv)},
+            errors=("400", "404", "503")),
+    }
+
+
+def gap_schemas() -> dict:
+    from ..analysis import gaps as analysis
+
+    text, number = {"type": "string"}, {"type": "number"}
+    code = {"type": "string", "pattern": CBS_CODE}
+    share = {"type": "number", "minimum": 0, "maximum": 1}
+
+    def level_or_null(description: str) -> dict:
+        # OpenAPI 3.0: a nullable enum must list null itself, or validators refuse null
+        return nullable(vocabulary((*analysis.LEVELS, None), description))
+    unit = obj({
+        "code": code, "level": vocabulary(analysis.LEVELS, "Niveau van het gebied."), "naam": nullable(text),
+        "gemeentecode": code, "wijkcode": nullable(code), "aantal_inwoners": nullable(integer()),
+        "n_initiatives": {**integer(), "description": "Gepubliceerde initiatieven (die tellen) in het gebied."},
+        "n_nearby": {**integer(), "description": "Initiatieven binnen walk_m meter van het gebied (erin telt ook)."},
+        "nearest_m": nullable({**number, "description": "Meter tot het dichtstbijzijnde initiatief: 0 als er een "
+                                                        "in ligt, null als er geen binnen 50 km is."}),
+        "initiatives_per_1000": nullable({**number, "description": "n_initiatives per 1.000 inwoners."}),
+        "coverage": {**share, "description": "Deel van het gebied binnen de werkgebieden van de partners die tellen."},
+        "n_partners": {**integer(), "description": "Partners waarvan de werkgebieden minstens de helft bedienen."},
+        "status": vocabulary(analysis.STATUSES, "; ".join(f"{k}: {v}" for k, v in analysis.STATUS_LABELS.items())),
+        "area_m2": {**number, "description": "Oppervlakte in m² (RD New)."},
+    })
+    terms_of = {name: {"type": "array", "items": ref(schema)}
+                for name, schema in (("kinds", "InitiativeKind"), ("themes", "Theme"), ("partner_services", "Service"))}
+    used = obj({
+        "level": level_or_null("null: het fijnste niveau per gemeente."),
+        "walk_m": integer(), "min_inwoners": integer(), **terms_of,
+        "nearest_max_m": integer(), "coverage_min": number, "partner_share_min": number,
+        "cbs_jaar": integer(), "gemeente": nullable(code),
+        "sort": vocabulary(analysis.SORT_KEYS, ""), "order": vocabulary(("asc", "desc"), ""),
+    }, ["level", "walk_m", "min_inwoners", *terms_of, "nearest_max_m", "coverage_min", "partner_share_min",
+        "cbs_jaar", "gemeente"])
+    labels = obj({s: text for s in analysis.STATUSES})
+    counts = {name: integer() for name in analysis.SUMMARY_COLUMNS if name.startswith(("units", "inwoners_"))}
+    summary = obj({
+        "gemeentecode": code, "naam": nullable(text),
+        "level": level_or_null("null: geen gebieden, of buurten en wijken gemengd."),
+        **counts, "aantal_inwoners": nullable(integer()), "white_spot_share": nullable(share),
+        "n_initiatives": integer(), "initiatives_per_1000": nullable(number), "partners_active": integer(),
+    })
+    return {
+        "GapParameters": used,
+        "GapUnitFeature": obj({"type": {"type": "string", "enum": ["Feature"]}, "id": code,
+                               "geometry": ref("MultiPolygon"), "properties": unit}),
+        "GapUnitCollection": obj({
+            "type": {"type": "string", "enum": ["FeatureCollection"]}, "parameters": ref("GapParameters"),
+            "gemeente": obj({"code": code, "naam": nullable(text)}), "status_labels": labels,
+            "numberReturned": integer(), "features": {"type": "array", "items": ref("GapUnitFeature")}}),
+        "GapSummaryList": obj({"parameters": ref("GapParameters"), "status_labels": labels,
+                               "numberReturned": integer(), "gemeenten": {"type": "array", "items": summary}}),
+    }
+
+
+# --- outreach regions (/api/v1/outreach) -----------------------------------------------------------
+
+def outreach_paths() -> dict:
+    from ..analysis import outreach as analysis
+
+    shared = {p["name"]: p for p in gap_paths()["/api/v1/gaps"]["get"]["parameters"]}  # the same gap settings
+    parameters = [
+        param("partner", "Id van een partner: regio's binnen reach_m van zijn werkgebieden. Niet samen met gemeente.",
+              integer(minimum=1)),
+        param("gemeente", "Of: CBS-code van een gemeente (GM0308): de regio's in die gemeente.",
+              {"type": "string", "example": "GM0308"}),
+        param("cluster_m", "Gebieden die elkaar raken of hooguit zoveel meter uit elkaar liggen (ook via andere "
+                           "gebieden) vormen één regio.", integer(**analysis.CLUSTER_M)),
+        param("reach_m", "Alleen met partner: gebieden binnen zoveel meter van zijn werkgebieden.",
+              integer(**analysis.REACH_M)),
+        param("include_no_support", "Ook gebieden met een initiatief in de buurt maar te weinig partnerdekking "
+                                    "(no_support).", {"type": "boolean", "default": False}),
+        *(shared[name] for name in ("level", "walk_m", "min_inwoners", "kind", "theme", "partner_services")),
+    ]
+    return {"/api/v1/outreach": operation(
+        "outreachRegions", "Witte vlekken",
+        "Regio's om te groeien: witte vlekken bij elkaar, op inwoners gesorteerd, voor een partner of een gemeente.",
+        parameters, {"200": ok("De regio's; geometrie in WGS84 (vereniging van de gebieden, niet vereenvoudigd).",
+                               ref("OutreachCollection"), GEOJSON)}, errors=("400", "404", "503"))}
+
+
+def outreach_schemas() -> dict:
+    from ..analysis import gaps as analysis
+
+    text, number, code = {"type": "string"}, {"type": "number"}, {"type": "string", "pattern": CBS_CODE}
+    unit = obj({"code": code, "naam": nullable(text), "level": vocabulary(analysis.LEVELS, ""), "gemeentecode": code,
+                "aantal_inwoners": integer(), "status": vocabulary(("white_spot", "no_support"), ""),
+                "area_m2": {**number, "description": "m² (RD New)"}})
+    region = obj({"rank": integer(minimum=1), "n_units": integer(minimum=1),
+                  "aantal_inwoners": {**integer(), "description": "Som van de inwoners van de gebieden."},
+                  "area_m2": {**number, "description": "Oppervlakte van de regio in m² (RD New)."},
+                  "units": {"type": "array", "items": unit, "description": "Meeste inwoners eerst."}})
+    used = {"allOf": [ref("GapParameters"), obj({
+        "partner": nullable(integer()), "cluster_m": integer(), "reach_m": nullable(integer()),
+        "include_no_support": {"type": "boolean"},
+        "statuses": {"type": "array", "items": vocabulary(("white_spot", "no_support"), "")}})]}
+    return {
+        "OutreachFeature": obj({"type": {"type": "string", "enum": ["Feature"]}, "id": integer(minimum=1),
+                                "geometry": ref("MultiPolygon"), "properties": region}),
+        "OutreachCollection": obj({
+            "type": {"type": "string", "enum": ["FeatureCollection"]}, "parameters": used,
+            "numberReturned": integer(), "features": {"type": "array", "items": ref("OutreachFeature")}}),
+    }
+
+
 def document() -> dict:
     """The whole document; the server URL is the one this request came in on."""
     error = {"content": {JSON: {"schema": ref("Error")}}}
@@ -278,10 +432,10 @@ def document() -> dict:
             "license": {"name": "Data: CBS / Kadaster, CC BY 4.0"},
         },
         "servers": [{"url": request.url_root.rstrip("/")}],
-        "tags": [{"name": n} for n in ("Initiatieven", "Partners", "Gebieden", "Service")],
-        "paths": {**paths(), **ogc_paths()},
+        "tags": [{"name": n} for n in ("Initiatieven", "Partners", "Gebieden", "Witte vlekken", "Service")],
+        "paths": {**paths(), **gap_paths(), **outreach_paths(), **ogc_paths()},
         "components": {
-            "schemas": schemas(),
+            "schemas": {**schemas(), **gap_schemas(), **outreach_schemas()},
             "responses": {
                 "E400": {"description": "Ontbrekende of ongeldige parameter.", **error},
                 "E404": {"description": "Bestaat niet (of niet gepubliceerd), of niets gevonden.", **error},

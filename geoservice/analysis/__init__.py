@@ -1,0 +1,1 @@
+"""Analyses over the registry and the CBS map: gap analysis (white spots) and outreach regions."""

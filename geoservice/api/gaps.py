@@ -1,0 +1,64 @@
+"""Gap analysis endpoints: the units of a gemeente (GeoJSON or CSV) and summaries per gemeente (JSON or CSV)."""
+
+from __future__ import annotations
+
+from flask import request
+
+from ..analysis import gaps as analysis
+from ..db import get_session
+from ..errors import InvalidParameter
+from ..params import parse_choice
+from ..queries import gaps as queries
+from . import api
+from .geojson import GEOJSON, csv_response, respond
+
+UNIT_FORMATS = ("geojson", "csv")
+SUMMARY_FORMATS = ("json", "csv")
+ORDERS = ("asc", "desc")
+
+
+def gap_params(args) -> analysis.GapParams:
+    """The analysis settings of a request: level, walk_m, min_inwoners, kind, theme, partner_services."""
+    return analysis.make_params(
+        level=args.get("level"), walk_m=args.get("walk_m"), min_inwoners=args.get("min_inwoners"),
+        kinds=args.getlist("kind"), themes=args.getlist("theme"), partner_services=args.getlist("partner_services"))
+
+
+@api.get("/gaps")
+def gaps():
+    args = request.args
+    params = gap_params(args)
+    output = parse_choice("format", args.get("format"), UNIT_FORMATS, default="geojson")
+    raw = args.get("gemeente")
+    if raw is None or not raw.strip():
+        # a national GeoJSON of every unit would be tens of megabytes: the summary covers the country
+        raise InvalidParameter("Parameter 'gemeente' ontbreekt: geef een gemeentecode, bijvoorbeeld GM0308. "
+                               "Voor heel Nederland: /api/v1/gaps/summary.", code="MissingParameterValue")
+    session = get_session()
+    jaar = analysis.require_year(session)
+    code = analysis.require_gemeente(session, jaar, raw)
+    units = analysis.gap_units(session, params, gemeente=code, with_geometry=output == "geojson")
+    if output == "csv":
+        return csv_response(list(analysis.UNIT_COLUMNS), units, f"witte-vlekken-{code}.csv")
+    used = {**analysis.parameters(params, jaar), "gemeente": code}
+    gemeente = {"code": code, "naam": queries.gemeente_naam(session, jaar, code)}
+    return respond(analysis.units_geojson(units, used, gemeente), GEOJSON)
+
+
+@api.get("/gaps/summary")
+def gaps_summary():
+    args = request.args
+    params = gap_params(args)
+    sort = parse_choice("sort", args.get("sort"), analysis.SORT_KEYS, default="gemeentecode")
+    order = parse_choice("order", args.get("order"), ORDERS, default="asc" if sort in analysis.TEXT_KEYS else "desc")
+    output = parse_choice("format", args.get("format"), SUMMARY_FORMATS, default="json")
+    session = get_session()
+    jaar = analysis.require_year(session)
+    raw = args.get("gemeente")
+    code = analysis.require_gemeente(session, jaar, raw) if raw is not None and raw.strip() else None
+    rows = analysis.gemeente_summaries(session, params, gemeente=code, sort=sort, descending=order == "desc")
+    if output == "csv":
+        return csv_response(list(analysis.SUMMARY_COLUMNS), rows, f"witte-vlekken-{code or 'nederland'}.csv")
+    used = {**analysis.parameters(params, jaar), "gemeente": code, "sort": sort, "order": order}
+    return respond({"parameters": used, "status_labels": analysis.STATUS_LABELS, "numberReturned": len(rows),
+                    "gemeenten": rows})

@@ -1,0 +1,253 @@
+"""Gap analysis in PostGIS: per CBS unit the initiatives inside and nearby, the nearest one, partner coverage.
+
+One set-based statement per call. The SQL is assembled only from the fixed fragments below
+(chosen by which filters are present); every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from .common import POLYGON_DECIMALS
+
+FAR_M = 50_000  # nearest_m is null beyond this distance
+HALF = 0.5  # a unit is covered, and a partner serves it, from this share on
+SHARE_DECIMALS = 6  # shares are compared as shown: 0.4999999999 (floating-point noise) counts as 0.5
+SIMPLIFY_M = 1.0  # output geometry only: vertices within 1 m of a straight line are dropped
+
+# Settings for the duration of one analysis (restored afterwards, and SET LOCAL never outlives the
+# transaction). JIT compilation costs ~0.6 s here and gains nothing: the time goes into PostGIS
+# functions, not expression evaluation. The CBS tables are a few MB, below the size at which the
+# planner considers parallel workers by default, yet counting initiatives per unit parallelises well.
+_TUNING = {"jit": "off", "min_parallel_table_scan_size": "0", "parallel_setup_cost": "100"}
+
+
+@dataclass(frozen=True)
+class UnitQuery:
+    """What gap_units asks the database; empty tuples do not filter."""
+
+    jaar: int
+    level: str | None  # "buurt", "wijk", or None: buurten where a gemeente has them, else wijken
+    walk_m: int
+    kinds: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+    partner_services: tuple[str, ...] = ()
+    gemeente: str | None = None
+    near_partner: int | None = None
+    reach_m: int | None = None
+    with_geometry: bool = False
+
+
+_BUURT_UNITS = """
+    SELECT 'buurt' AS level, b.code, b.naam, b.gemeentecode, b.wijkcode, b.aantal_inwoners, b.geom
+    FROM buurt AS b WHERE b.jaar = :jaar"""
+_WIJK_UNITS = """
+    SELECT 'wijk' AS level, w.code, w.naam, w.gemeentecode, NULL AS wijkcode, w.aantal_inwoners, w.geom
+    FROM wijk AS w WHERE w.jaar = :jaar"""
+_WIJK_WITHOUT_BUURTEN = """
+      AND NOT EXISTS (SELECT 1 FROM buurt AS nb WHERE nb.jaar = :jaar AND nb.gemeentecode = w.gemeentecode)"""
+_IN_GEMEENTE = " AND {alias}.gemeentecode = :gemeente"
+_NEAR_PARTNER = """
+      AND EXISTS (SELECT 1 FROM service_area AS ps
+                  WHERE ps.partner_id = :near_partner AND ST_DWithin(ps.geom, {alias}.geom, :reach_m))"""
+
+_COUNTED_INITIATIVE = {
+    "base": "i.status = 'published'",
+    "kinds": " AND i.kind = ANY(CAST(:kinds AS text[]))",
+    "themes": " AND i.themes && CAST(:themes AS text[])",
+}
+_COUNTED_PARTNER = """
+        JOIN partner AS p ON p.id = sa.partner_id AND p.services && CAST(:partner_services AS text[])"""
+
+# A join and a GROUP BY rather than a LATERAL per unit: this form can run in parallel workers.
+_COUNTS = """
+    SELECT near.code, count(*) AS n_nearby, count(*) FILTER (WHERE near.inside) AS n_inside
+    FROM (SELECT cu.code, ST_Intersects(cu.geom, i.location) AS inside
+          FROM ({units}) AS cu
+          JOIN initiative AS i ON ST_DWithin(i.location, cu.geom, :walk_m) AND {counted}) AS near
+    GROUP BY near.code"""
+
+# KNN (<->) on the GiST index, bounded by ST_DWithin so a unit far from every counted initiative
+# stops at the 50 km box instead of walking the whole index. Skipped when one is inside (then 0);
+# when one is within walk_m, the search box is that small.
+_NEAREST = """
+    SELECT ST_Distance(u.geom, i.location) AS d
+    FROM initiative AS i
+    WHERE coalesce(c.n_inside, 0) = 0 AND {counted}
+      AND ST_DWithin(i.location, u.geom, CASE WHEN c.n_nearby > 0 THEN :walk_m ELSE :far_m END)
+    ORDER BY i.location <-> u.geom
+    LIMIT 1"""
+
+# Coverage in two steps. First, in parallel workers, every (unit, service area) pair that
+# intersects (GiST): whether the area covers the whole unit (then -1, no overlay needed), else the
+# area of their intersection. Then, per unit and partner, most shares follow from those pieces
+# without a union: one area gives the exact share; a piece of half the unit or more means at least
+# half; pieces that add up to less than half mean less. Only the rest, and the coverage of a unit
+# that several areas overlap without any covering it, need the union (_UNION_SHARE, only then).
+_PAIRS = """
+    SELECT pu.code, sa.partner_id, ST_Area(pu.geom) AS area,
+           CASE WHEN sa.geom ~ pu.geom AND ST_CoveredBy(pu.geom, sa.geom) THEN -1
+                ELSE ST_Area(ST_Intersection(pu.geom, sa.geom)) END AS piece
+    FROM ({units}) AS pu
+    JOIN service_area AS sa ON ST_Intersects(sa.geom, pu.geom){partner_join}"""
+
+_PARTNER_SHARES = """
+    SELECT ps.code, ps.partner_id, ps.covers OR ps.max_share >= :half AS surely,
+           NOT ps.covers AND ps.max_share < :half AND ps.sum_share >= :half AS undecided,
+           CASE WHEN ps.covers THEN 1 WHEN ps.n = 1 THEN ps.sum_share END AS share, ps.n, ps.covers
+    FROM (SELECT code, partner_id, count(*) AS n, bool_or(piece < 0) AS covers,
+                 round(CAST(max(piece) / nullif(min(area), 0) AS numeric), :share_decimals) AS max_share,
+                 round(CAST(sum(greatest(piece, 0)) / nullif(min(area), 0) AS numeric), :share_decimals) AS sum_share
+          FROM pairs GROUP BY code, partner_id) AS ps"""
+
+_UNIT_SHARES = """
+    SELECT code, sum(n) AS n, bool_or(covers) AS covers, max(share) AS single_share,
+           count(*) FILTER (WHERE surely) AS n_surely,
+           array_agg(partner_id) FILTER (WHERE undecided) AS undecided
+    FROM partner_shares GROUP BY code"""
+
+# The exact share of the unit inside the union of (one partner's, or all counted) service areas.
+_UNION_SHARE = """round(CAST(ST_Area(ST_Intersection(u.geom, (
+        SELECT ST_Union(sa.geom) FROM service_area AS sa{partner_join}
+        WHERE ST_Intersects(sa.geom, u.geom){one_partner}))) / nullif(u.area, 0) AS numeric), :share_decimals)"""
+
+_COVERAGE = """CASE WHEN us.code IS NULL THEN 0 WHEN us.covers THEN 1 WHEN us.n = 1 THEN us.single_share
+            ELSE {union_share} END"""
+_N_PARTNERS = """coalesce(us.n_surely, 0) + CASE WHEN us.undecided IS NULL THEN 0 ELSE (
+            SELECT count(*) FROM unnest(us.undecided) AS p(id) WHERE {partner_share} >= :half) END"""
+
+_GEOMETRY = (", ST_AsGeoJSON(ST_ForcePolygonCCW(ST_Transform("
+             "ST_Multi(ST_SimplifyPreserveTopology(u.geom, :simplify_m)), 4326)), :decimals) AS geometry")
+
+_UNITS_SQL = """
+WITH counts AS MATERIALIZED ({counts}),
+pairs AS MATERIALIZED ({pairs}),
+partner_shares AS ({partner_shares}),
+unit_shares AS ({unit_shares})
+SELECT u.level, u.code, u.naam, u.gemeentecode, u.wijkcode, u.aantal_inwoners, u.area AS area_m2,
+       coalesce(c.n_inside, 0) AS n_initiatives, coalesce(c.n_nearby, 0) AS n_nearby,
+       CASE WHEN c.n_inside > 0 THEN 0 ELSE n.d END AS nearest_m,
+       {coverage} AS coverage,
+       {n_partners} AS n_partners{geometry}
+FROM (SELECT units.*, ST_Area(units.geom) AS area FROM ({units}) AS units) AS u
+LEFT JOIN counts AS c ON c.code = u.code
+LEFT JOIN unit_shares AS us ON us.code = u.code
+LEFT JOIN LATERAL ({nearest}) AS n ON true
+ORDER BY u.code"""
+
+
+def _units_sql(q: UnitQuery) -> str:
+    """The units of the analysis, from fixed fragments."""
+    parts = []
+    if q.level in (None, "buurt"):
+        parts.append(_BUURT_UNITS + _unit_filters(q, "b"))
+    if q.level in (None, "wijk"):
+        parts.append(_WIJK_UNITS + (_WIJK_WITHOUT_BUURTEN if q.level is None else "") + _unit_filters(q, "w"))
+    return "\n    UNION ALL".join(parts)
+
+
+def _unit_filters(q: UnitQuery, alias: str) -> str:
+    sql = _IN_GEMEENTE.format(alias=alias) if q.gemeente else ""
+    return sql + (_NEAR_PARTNER.format(alias=alias) if q.near_partner is not None else "")
+
+
+def _counted_sql(q: UnitQuery) -> str:
+    return (_COUNTED_INITIATIVE["base"] + (_COUNTED_INITIATIVE["kinds"] if q.kinds else "")
+            + (_COUNTED_INITIATIVE["themes"] if q.themes else ""))
+
+
+def units_statement(q: UnitQuery):
+    units, counted = _units_sql(q), _counted_sql(q)
+    partner_join = _COUNTED_PARTNER if q.partner_services else ""
+    union_share = _UNION_SHARE.format(partner_join=partner_join, one_partner="")
+    partner_share = _UNION_SHARE.format(partner_join="", one_partner=" AND sa.partner_id = p.id")
+    sql = _UNITS_SQL.format(
+        units=units,
+        counts=_COUNTS.format(units=units, counted=counted),
+        pairs=_PAIRS.format(units=units, partner_join=partner_join),
+        partner_shares=_PARTNER_SHARES,
+        unit_shares=_UNIT_SHARES,
+        nearest=_NEAREST.format(counted=counted),
+        coverage=_COVERAGE.format(union_share=union_share),
+        n_partners=_N_PARTNERS.format(partner_share=partner_share),
+        geometry=_GEOMETRY if q.with_geometry else "",
+    )
+    params = {"jaar": q.jaar, "walk_m": q.walk_m, "far_m": FAR_M, "half": HALF, "share_decimals": SHARE_DECIMALS,
+              "kinds": list(q.kinds), "themes": list(q.themes), "partner_services": list(q.partner_services),
+              "gemeente": q.gemeente, "near_partner": q.near_partner, "reach_m": q.reach_m,
+              "simplify_m": SIMPLIFY_M, "decimals": POLYGON_DECIMALS}
+    return text(sql), params
+
+
+def _tuned(conn, run):
+    """run() with _TUNING set for this transaction only, then the previous values back."""
+    names = list(_TUNING)
+    previous = conn.execute(text("SELECT " + ", ".join(f"current_setting(:n{k})" for k in range(len(names)))),
+                            {f"n{k}": name for k, name in enumerate(names)}).one()
+    _set_local(conn, dict(zip(names, _TUNING.values())))
+    result = run()
+    # Only on success: after an error the transaction is aborted, and its rollback undoes SET LOCAL.
+    _set_local(conn, dict(zip(names, previous)))
+    return result
+
+
+def _set_local(conn, settings: dict[str, str]) -> None:
+    sql = "SELECT " + ", ".join(f"set_config(:n{k}, :v{k}, true)" for k in range(len(settings)))
+    params = {}
+    for k, (name, value) in enumerate(settings.items()):
+        params[f"n{k}"], params[f"v{k}"] = name, value
+    conn.execute(text(sql), params)
+
+
+def unit_rows(conn, q: UnitQuery) -> list[dict]:
+    """One row per unit with its raw figures (see _UNITS_SQL), ordered by code."""
+    stmt, params = units_statement(q)
+    rows = _tuned(conn, lambda: conn.execute(stmt, params).all())
+    return [dict(row._mapping) for row in rows]
+
+
+# --- small reads the analysis needs ---------------------------------------------------------------
+
+def gemeente_naam(conn, jaar: int, code: str) -> str | None:
+    """The name of a gemeente in year jaar; None when there is no such gemeente (or no name)."""
+    row = conn.execute(text("SELECT naam FROM gemeente WHERE jaar = :jaar AND code = :code"),
+                       {"jaar": jaar, "code": code}).first()
+    return None if row is None else (row.naam or "")
+
+
+def gemeenten(conn, jaar: int, code: str | None = None) -> list[dict]:
+    """Code and name of the gemeenten of a year (or of one), ordered by code."""
+    sql = "SELECT code, naam FROM gemeente WHERE jaar = :jaar" + (" AND code = :code" if code else "")
+    return [dict(r._mapping) for r in conn.execute(text(sql + " ORDER BY code"), {"jaar": jaar, "code": code})]
+
+
+def has_buurten(conn, jaar: int, gemeente: str | None = None) -> bool:
+    """Are buurten loaded for this gemeente (or for any, when None) in year jaar?"""
+    sql = "SELECT EXISTS (SELECT 1 FROM buurt WHERE jaar = :jaar" + (
+        " AND gemeentecode = :gemeente)" if gemeente else ")")
+    return bool(conn.execute(text(sql), {"jaar": jaar, "gemeente": gemeente}).scalar())
+
+
+def partner_exists(conn, partner_id: int) -> bool:
+    return bool(conn.execute(text("SELECT EXISTS (SELECT 1 FROM partner WHERE id = :id)"),
+                             {"id": partner_id}).scalar())
+
+
+_PARTNERS_ACTIVE = """
+SELECT g.code, count(DISTINCT sa.partner_id) AS n
+FROM gemeente AS g
+JOIN service_area AS sa ON ST_Intersects(sa.geom, g.geom) AND NOT ST_Touches(sa.geom, g.geom){partner_join}
+WHERE g.jaar = :jaar{in_gemeente}
+GROUP BY g.code"""
+
+
+def partners_active(conn, jaar: int, partner_services: tuple[str, ...] = (),
+                    gemeente: str | None = None) -> dict[str, int]:
+    """Per gemeente code: partners (those that count) with a service area overlapping it; touching is not enough."""
+    sql = _PARTNERS_ACTIVE.format(partner_join=_COUNTED_PARTNER if partner_services else "",
+                                  in_gemeente=" AND g.code = :gemeente" if gemeente else "")
+    rows = conn.execute(text(sql), {"jaar": jaar, "partner_services": list(partner_services),
+                                    "gemeente": gemeente})
+    return {row.code: row.n for row in rows}

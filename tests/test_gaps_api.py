@@ -1,0 +1,185 @@
+"""GET /api/v1/gaps and /api/v1/gaps/summary on a real PostGIS: GeoJSON, CSV, parameters, errors, schemas."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from openapi_schema_validator import OAS30Validator
+from shapely.geometry import shape
+
+from geoservice.analysis.gaps import SUMMARY_COLUMNS, UNIT_COLUMNS
+
+from .helpers import BUURT_GEOM, add_partner, add_service_area, make_initiative
+
+
+@pytest.fixture(scope="module")
+def gaps_client(pg_server, template_db):
+    """A client on a copy with one initiative and one partner in Baarn."""
+    import os
+
+    from geoservice import create_app
+    from geoservice.db import make_engine
+
+    from .conftest import settings_for
+
+    name = f"geoservice_test_gaps_api_{os.getpid()}"
+    url = pg_server.create(name, template=template_db)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        make_initiative(conn, kind="energiecooperatie", themes=["energie_klimaat"])  # in Staatsliedenwijk
+        partner = add_partner(conn, "Energiehuis Baarn", services=["advies"])
+        add_service_area(conn, partner, "Staatsliedenwijk", BUURT_GEOM, code="BU03080102",
+                         definition_type="codes", definition={"codes": ["BU03080102"]})
+    engine.dispose()
+    app = create_app(settings_for(url))
+    app.config.update(TESTING=True)
+    yield app.test_client()
+    pg_server.drop(name)
+
+
+def _csv_rows(response) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def _same(json_value, csv_value: str) -> bool:
+    if json_value is None:
+        return csv_value == ""
+    if isinstance(json_value, float):
+        return float(csv_value) == json_value
+    return str(json_value) == csv_value
+
+
+def test_units_of_a_gemeente_as_geojson(gaps_client):
+    response = gaps_client.get("/api/v1/gaps?gemeente=gm0308&walk_m=500&kind=Energiecoöperatie")
+    assert response.status_code == 200
+    assert response.mimetype == "application/geo+json"
+    body = response.get_json()
+    assert body["type"] == "FeatureCollection" and body["numberReturned"] == len(body["features"]) == 21
+    assert body["gemeente"] == {"code": "GM0308", "naam": "Baarn"}
+    assert body["parameters"] == {
+        "level": None, "walk_m": 500, "min_inwoners": 50, "kinds": ["energiecooperatie"], "themes": [],
+        "partner_services": [], "nearest_max_m": 50000, "coverage_min": 0.5, "partner_share_min": 0.5,
+        "cbs_jaar": 2024, "gemeente": "GM0308"}
+    assert body["status_labels"]["white_spot"] == "witte vlek"
+    by_code = {f["id"]: f for f in body["features"]}
+    home = by_code["BU03080102"]["properties"]
+    assert list(home) == list(UNIT_COLUMNS)
+    assert (home["n_initiatives"], home["coverage"], home["n_partners"], home["status"]) == (1, 1.0, 1, "ok")
+    assert by_code["BU03080003"]["properties"]["status"] == "no_support"  # Zandvoort: next door, not covered
+    assert by_code["BU03080500"]["properties"]["status"] == "white_spot"
+    geometry = shape(by_code["BU03080102"]["geometry"])
+    assert geometry.geom_type == "MultiPolygon" and 5.27 < geometry.centroid.x < 5.30
+
+
+def test_filters_reach_the_analysis(gaps_client):
+    def statuses(query):
+        body = gaps_client.get(f"/api/v1/gaps?gemeente=GM0308&{query}").get_json()
+        return {f["id"]: f["properties"]["status"] for f in body["features"]}
+
+    assert statuses("kind=wijkcooperatie")["BU03080102"] == "no_initiative"  # covered, but no such initiative
+    assert statuses("theme=energie_klimaat;wonen")["BU03080102"] == "ok"
+    assert statuses("partner_services=financiering")["BU03080102"] == "no_support"
+    assert statuses("min_inwoners=2000")["BU03080102"] == "low_population"  # 1,325 inhabitants
+    assert set(statuses("level=wijk")) == {"WK030800", "WK030801", "WK030802", "WK030804", "WK030805"}
+
+
+def test_csv_matches_json(gaps_client):
+    body = gaps_client.get("/api/v1/gaps?gemeente=GM0308").get_json()
+    response = gaps_client.get("/api/v1/gaps?gemeente=GM0308&format=csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert 'filename="witte-vlekken-GM0308.csv"' in response.headers["Content-Disposition"]
+    rows = _csv_rows(response)
+    assert list(rows[0]) == list(UNIT_COLUMNS)
+    assert len(rows) == len(body["features"])
+    for row, feature in zip(rows, body["features"]):
+        for name, value in feature["properties"].items():
+            assert _same(value, row[name]), (feature["id"], name, value, row[name])
+
+
+def test_summary_of_one_gemeente_and_of_the_country(gaps_client):
+    one = gaps_client.get("/api/v1/gaps/summary?gemeente=GM0308").get_json()
+    assert one["numberReturned"] == 1 and one["parameters"]["gemeente"] == "GM0308"
+    row = one["gemeenten"][0]
+    assert list(row) == list(SUMMARY_COLUMNS)
+    assert (row["units"], row["units_ok"], row["partners_active"], row["n_initiatives"]) == (21, 1, 1, 1)
+    national = gaps_client.get("/api/v1/gaps/summary?sort=units_white_spot").get_json()
+    assert national["numberReturned"] == 343
+    assert national["parameters"]["sort"] == "units_white_spot" and national["parameters"]["order"] == "desc"
+    counts = [r["units_white_spot"] for r in national["gemeenten"]]
+    assert counts == sorted(counts, reverse=True)
+    ascending = gaps_client.get("/api/v1/gaps/summary?sort=units_white_spot&order=asc").get_json()
+    assert [r["units_white_spot"] for r in ascending["gemeenten"]] == sorted(counts)
+
+
+def test_summary_csv_matches_json(gaps_client):
+    body = gaps_client.get("/api/v1/gaps/summary?sort=naam").get_json()
+    response = gaps_client.get("/api/v1/gaps/summary?sort=naam&format=csv")
+    assert response.mimetype == "text/csv"
+    rows = _csv_rows(response)
+    assert len(rows) == 343 and list(rows[0]) == list(SUMMARY_COLUMNS)
+    for row, item in zip(rows, body["gemeenten"]):
+        assert all(_same(value, row[name]) for name, value in item.items()), item["gemeentecode"]
+
+
+@pytest.mark.parametrize("query, code", [
+    ("", "MissingParameterValue"),
+    ("gemeente=", "MissingParameterValue"),
+    ("gemeente=Baarn", "InvalidParameterValue"),
+    ("gemeente=WK030800", "InvalidParameterValue"),
+    ("gemeente=GM0308&walk_m=-1", "InvalidParameterValue"),
+    ("gemeente=GM0308&walk_m=50001", "InvalidParameterValue"),
+    ("gemeente=GM0308&walk_m=ver", "InvalidParameterValue"),
+    ("gemeente=GM0308&min_inwoners=100001", "InvalidParameterValue"),
+    ("gemeente=GM0308&level=stad", "InvalidParameterValue"),
+    ("gemeente=GM0344&level=buurt", "InvalidParameterValue"),
+    ("gemeente=GM0308&kind=sportclub", "InvalidParameterValue"),
+    ("gemeente=GM0308&theme=onbekend", "InvalidParameterValue"),
+    ("gemeente=GM0308&partner_services=geld", "InvalidParameterValue"),
+    ("gemeente=GM0308&format=xml", "InvalidParameterValue"),
+])
+def test_units_refuse_bad_input_with_400(gaps_client, query, code):
+    response = gaps_client.get(f"/api/v1/gaps?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["code"] == code
+    assert response.get_json()["description"]
+
+
+@pytest.mark.parametrize("query", ["sort=geom", "order=omhoog", "format=geojson", "walk_m=50001", "gemeente=GM03",
+                                   "min_inwoners=-1", "kind=x"])
+def test_summary_refuses_bad_input_with_400(gaps_client, query):
+    response = gaps_client.get(f"/api/v1/gaps/summary?{query}")
+    assert response.status_code == 400 and set(response.get_json()) == {"code", "description"}
+
+
+@pytest.mark.parametrize("url", ["/api/v1/gaps?gemeente=GM9999", "/api/v1/gaps/summary?gemeente=GM9999"])
+def test_unknown_gemeente_is_404(gaps_client, url):
+    response = gaps_client.get(url)
+    assert response.status_code == 404
+    assert "GM9999" in response.get_json()["description"]
+
+
+def test_responses_match_the_openapi_document(gaps_client):
+    document = gaps_client.get("/api/v1/openapi.json").get_json()
+    for path in ("/api/v1/gaps", "/api/v1/gaps/summary"):
+        assert path in document["paths"]
+        names = {p["name"] for p in document["paths"][path]["get"]["parameters"]}
+        assert {"gemeente", "level", "walk_m", "min_inwoners", "kind", "theme", "partner_services", "format"} <= names
+    cases = [("/api/v1/gaps", "/api/v1/gaps?gemeente=GM0308", "200"),
+             ("/api/v1/gaps", "/api/v1/gaps?gemeente=GM0344&level=wijk", "200"),
+             ("/api/v1/gaps", "/api/v1/gaps", "400"),
+             ("/api/v1/gaps", "/api/v1/gaps?gemeente=GM9999", "404"),
+             ("/api/v1/gaps/summary", "/api/v1/gaps/summary?gemeente=GM0308", "200"),
+             ("/api/v1/gaps/summary", "/api/v1/gaps/summary?level=buurt", "200"),
+             ("/api/v1/gaps/summary", "/api/v1/gaps/summary?sort=x", "400")]
+    for path, url, status in cases:
+        response = gaps_client.get(url)
+        assert str(response.status_code) == status, url
+        spec = document["paths"][path]["get"]["responses"][status]
+        if "$ref" in spec:
+            spec = document["components"]["responses"][spec["$ref"].rsplit("/", 1)[1]]
+        schema = spec["content"][response.mimetype]["schema"]
+        validator = OAS30Validator({**schema, "components": document["components"]})
+        errors = sorted(validator.iter_errors(response.get_json()), key=str)
+        assert not errors, (url, [e.message for e in errors[:3]])

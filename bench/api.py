@@ -15,14 +15,13 @@ import os
 import random
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-from _common import ScratchServer, machine
+from _common import machine, scratch_databases
 from generate import BENCH_DB, build
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -145,7 +144,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    server = ScratchServer()
+    server = scratch_databases()
     url = server.url(BENCH_DB) if server.exists(BENCH_DB) else build(server, 100_000, 1)
     engine = db.make_engine(url)
     with engine.connect() as conn:

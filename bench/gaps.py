@@ -16,7 +16,7 @@ import time
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from _common import ScratchServer, machine
+from _common import machine, scratch_databases
 from generate import BENCH_DB, build
 from sqlalchemy import text
 
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    server = ScratchServer()
+    server = scratch_databases()
     url = server.url(BENCH_DB) if server.exists(BENCH_DB) else build(server, 100_000, 1)
     engine = db.make_engine(url)
     with engine.connect() as conn:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import DATA, ScratchServer, machine
+from _common import DATA, ScratchDatabases, machine, scratch_databases
 
 from geoservice import db
 from geoservice.cbs.loader import load_cbs, shipped_files
@@ -21,7 +21,7 @@ from geoservice.demo import SpreadPlan, generate_initiatives, generate_partners
 BENCH_DB = "geoservice_bench"
 
 
-def build(server: ScratchServer, initiatives: int, seed: int, partners: int = 100, areas_per_partner: int = 5) -> str:
+def build(server: ScratchDatabases, initiatives: int, seed: int, partners: int = 100, areas_per_partner: int = 5) -> str:
     url = server.create(BENCH_DB)
     db.upgrade(url)
     engine = db.make_engine(url)
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    url = build(ScratchServer(), args.initiatives, args.seed, args.partners, args.areas_per_partner)
+    url = build(scratch_databases(), args.initiatives, args.seed, args.partners, args.areas_per_partner)
     print(f"database: {url}")
 
 

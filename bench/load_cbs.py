@@ -13,13 +13,13 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import DATA, ScratchServer, machine
+from _common import DATA, ScratchDatabases, machine, scratch_databases
 
 from geoservice import db
 from geoservice.cbs.loader import load_cbs, shipped_files
 
 
-def timed_load(server: ScratchServer, files: list[Path]) -> tuple[float, float]:
+def timed_load(server: ScratchDatabases, files: list[Path]) -> tuple[float, float]:
     """Seconds for a first load into an empty database, and for an unchanged reload."""
     url = server.create("geoservice_bench_load")
     try:
@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    server = ScratchServer()
+    server = scratch_databases()
     print(f"machine: {machine()}")
     for label, files in (("national wijken (3,475)", [DATA / "wijken_2024.gpkg"]),
                          ("all shipped files (4,357 areas)", shipped_files(DATA))):

@@ -84,12 +84,16 @@ def _text(value: object, name: str) -> str | None:
         return None
     if isinstance(value, (list, tuple)):
         value = ";".join(str(v) for v in value)
-    text = str(value).strip()
+    return clean_text(str(value), MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH))
+
+
+def clean_text(raw: str, limit: int) -> str | None:
+    """Stripped text, None when empty; Invalid for control characters or more than limit characters."""
+    text = raw.strip()
     if not text:
         return None
     if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text):
         raise Invalid("bevat een ongeldig (onzichtbaar) teken")
-    limit = MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH)
     if len(text) > limit:
         raise Invalid(f"te lang (meer dan {limit} tekens)")
     return text

@@ -291,3 +291,45 @@ def database_url(settings: Settings, *, start: bool = True) -> str:
     if start:
         cluster.start()
     return cluster.url()
+
+
+class ScratchDatabases:
+    """Create and drop whole databases on a server (tests and benchmarks).
+
+    The server is the one at the URL in `env_var` when that is set, else the embedded cluster.
+    """
+
+    def __init__(self, env_var: str):
+        from sqlalchemy.engine import make_url
+
+        url = os.environ.get(env_var)
+        if url:
+            self.base = make_url(url).set(drivername="postgresql+psycopg")
+        else:
+            cluster = LocalCluster(Settings())
+            cluster.start()
+            self.base = make_url(cluster.url("postgres"))
+
+    def url(self, dbname: str) -> str:
+        return self.base.set(database=dbname).render_as_string(hide_password=False)
+
+    def _admin(self):
+        import psycopg
+
+        url = self.base.set(drivername="postgresql", database="postgres")
+        return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+    def exists(self, dbname: str) -> bool:
+        with self._admin() as conn:
+            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone() is not None
+
+    def create(self, dbname: str, template: str | None = None) -> str:
+        """A new empty database (or a copy of template), replacing one of that name."""
+        with self._admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{dbname}"' + (f' TEMPLATE "{template}"' if template else ""))
+        return self.url(dbname)
+
+    def drop(self, dbname: str) -> None:
+        with self._admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')

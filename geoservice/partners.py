@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from . import vocab
 from .cbs.codes import parse_code
-from .initiatives import Invalid, clean_email, clean_phone, clean_website
+from .initiatives import Invalid, clean_email, clean_phone, clean_text, clean_website
 from .params import LonLat, looks_swapped_in_nl
 
 PARTNER_FIELDS = ("name", "id", "kind", "services", "description", "website", "email", "phone", "service_areas")
@@ -67,15 +67,7 @@ def _text(value: object, name: str) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise Invalid("moet tekst zijn")
-    text = str(value).strip()
-    if not text:
-        return None
-    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text):
-        raise Invalid("bevat een ongeldig (onzichtbaar) teken")
-    limit = MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH)
-    if len(text) > limit:
-        raise Invalid(f"te lang (meer dan {limit} tekens)")
-    return text
+    return clean_text(str(value), MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH))
 
 
 def _phone(value: object) -> str | None:

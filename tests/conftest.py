@@ -10,14 +10,12 @@ import itertools
 import os
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from geoservice import create_app, db
 from geoservice.cbs.loader import load_cbs, shipped_files
 from geoservice.config import Settings
-from geoservice.localdb import LocalCluster
+from geoservice.localdb import ScratchDatabases
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "cbs_wijken"
@@ -27,39 +25,9 @@ SHARED = f"geoservice_test_shared_{os.getpid()}"
 _counter = itertools.count()
 
 
-class TestServer:
-    """Creates and drops databases on the test server."""
-
-    def __init__(self):
-        url = os.environ.get("GEOSERVICE_TEST_DATABASE_URL")
-        if url:
-            self.base = make_url(url).set(drivername="postgresql+psycopg")
-        else:
-            cluster = LocalCluster(Settings())
-            cluster.start()
-            self.base = make_url(cluster.url("postgres"))
-
-    def url(self, dbname: str) -> str:
-        return self.base.set(database=dbname).render_as_string(hide_password=False)
-
-    def _admin(self):
-        url = self.base.set(drivername="postgresql", database="postgres")
-        return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
-
-    def create(self, dbname: str, template: str | None = None) -> str:
-        with self._admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{dbname}"' + (f' TEMPLATE "{template}"' if template else ""))
-        return self.url(dbname)
-
-    def drop(self, dbname: str) -> None:
-        with self._admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session")
-def pg_server() -> TestServer:
-    return TestServer()
+def pg_server() -> ScratchDatabases:
+    return ScratchDatabases("GEOSERVICE_TEST_DATABASE_URL")
 
 
 @pytest.fixture(scope="session")

@@ -18,22 +18,32 @@ def _to_stderr(message: str) -> None:
     click.echo(message, err=True)
 
 
+def gap_options(command):
+    """The gap-analysis parameters as click options (shared by `gaps` and `outreach`)."""
+    for option in reversed([
+        click.option("--level", type=click.Choice(LEVELS), help="Units: buurt or wijk (default: buurten where a "
+                     "gemeente has them loaded, else wijken)."),
+        click.option("--walk-m", type=click.IntRange(WALK_M["minimum"], WALK_M["maximum"]),
+                     default=WALK_M["default"], show_default=True,
+                     help="An initiative within this many metres of a unit counts as nearby."),
+        click.option("--min-inwoners", type=click.IntRange(MIN_INWONERS["minimum"], MIN_INWONERS["maximum"]),
+                     default=MIN_INWONERS["default"], show_default=True,
+                     help="Units with fewer inhabitants get status low_population."),
+        click.option("--kind", "kinds", multiple=True, metavar="KIND",
+                     help="Only initiatives of this kind count (key or Dutch label; repeatable)."),
+        click.option("--theme", "themes", multiple=True, metavar="THEME",
+                     help="Only initiatives with this theme count (key or Dutch label; repeatable: any of them)."),
+        click.option("--partner-service", "partner_services", multiple=True, metavar="SERVICE",
+                     help="Only partners offering this service count (key or Dutch label; repeatable: any of them)."),
+    ]):
+        command = option(command)
+    return command
+
+
 @click.command("gaps")
 @click.option("--gemeente", metavar="GM....", help="The gemeente to analyse per unit (buurt or wijk), e.g. GM0308.")
 @click.option("--national", is_flag=True, help="All gemeenten: one row per gemeente instead of one per unit.")
-@click.option("--level", type=click.Choice(LEVELS), help="Units: buurt or wijk (default: buurten where a gemeente "
-                                                         "has them loaded, else wijken).")
-@click.option("--walk-m", type=click.IntRange(WALK_M["minimum"], WALK_M["maximum"]), default=WALK_M["default"],
-              show_default=True, help="An initiative within this many metres of a unit counts as nearby.")
-@click.option("--min-inwoners", type=click.IntRange(MIN_INWONERS["minimum"], MIN_INWONERS["maximum"]),
-              default=MIN_INWONERS["default"], show_default=True,
-              help="Units with fewer inhabitants get status low_population.")
-@click.option("--kind", "kinds", multiple=True, metavar="KIND",
-              help="Only initiatives of this kind count (key or Dutch label; repeatable).")
-@click.option("--theme", "themes", multiple=True, metavar="THEME",
-              help="Only initiatives with this theme count (key or Dutch label; repeatable: any of them).")
-@click.option("--partner-service", "partner_services", multiple=True, metavar="SERVICE",
-              help="Only partners offering this service count (key or Dutch label; repeatable: any of them).")
+@gap_options
 @click.option("--format", "fmt", type=click.Choice(("table", "csv", "geojson")), default="table", show_default=True,
               help="table (for reading), csv, or geojson (units with WGS84 geometry; not with --national).")
 @click.option("--sort", type=click.Choice(SORT_KEYS), default="gemeentecode", show_default=True,

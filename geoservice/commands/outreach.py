@@ -6,8 +6,8 @@ import json
 
 import click
 
-from ..analysis.gaps import LEVELS, MIN_INWONERS, WALK_M
 from ..analysis.outreach import CLUSTER_M, REACH_M
+from .gaps import gap_options
 
 UNITS_SHOWN = 4  # a table row names the largest units; GeoJSON lists them all
 
@@ -67,18 +67,7 @@ def _table(body: dict) -> str:
               help="With --partner: only units within this many metres of its service areas.")
 @click.option("--include-no-support", is_flag=True,
               help="Also units with an initiative nearby but too little partner coverage (status no_support).")
-@click.option("--level", type=click.Choice(LEVELS), help="Units: buurt or wijk (default: buurten where a gemeente "
-                                                         "has them loaded, else wijken).")
-@click.option("--walk-m", type=_range(WALK_M), default=WALK_M["default"], show_default=True,
-              help="An initiative within this many metres of a unit counts as nearby.")
-@click.option("--min-inwoners", type=_range(MIN_INWONERS), default=MIN_INWONERS["default"], show_default=True,
-              help="Units with fewer inhabitants are left out (status low_population).")
-@click.option("--kind", "kinds", multiple=True, metavar="KIND",
-              help="Only initiatives of this kind count (key or Dutch label; repeatable).")
-@click.option("--theme", "themes", multiple=True, metavar="THEME",
-              help="Only initiatives with this theme count (key or Dutch label; repeatable: any of them).")
-@click.option("--partner-service", "partner_services", multiple=True, metavar="SERVICE",
-              help="Only partners offering this service count (key or Dutch label; repeatable: any of them).")
+@gap_options
 @click.option("--format", "fmt", type=click.Choice(("table", "geojson")), default="table", show_default=True,
               help="table: one line per region; geojson: a FeatureCollection (WGS84) listing every unit.")
 def outreach(partner, gemeente, cluster_m, reach_m, include_no_support, level, walk_m, min_inwoners, kinds,

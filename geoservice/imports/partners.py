@@ -56,16 +56,10 @@ class PartnerImportReport(ImportReport):
 
     areas: AreaCounts = field(default_factory=AreaCounts)
 
-    def summary_line(self) -> str:
+    def counts_text(self) -> str:
         a = self.areas
-        text = (f"partners: {self.inserted} nieuw, {self.updated} bijgewerkt, {self.unchanged} ongewijzigd, "
-                f"{self.rejected} afgewezen; werkgebieden: {a.added} toegevoegd, {a.changed} gewijzigd, "
+        return (f"partners: {super().counts_text()}; werkgebieden: {a.added} toegevoegd, {a.changed} gewijzigd, "
                 f"{a.removed} verwijderd, {a.unchanged} ongewijzigd")
-        if self.dry_run:
-            return text + " (proefdraai: niets opgeslagen)"
-        if not self.applied:
-            return text + " (niets opgeslagen)"
-        return text
 
     def lines(self) -> list[str]:
         return ([f"partner {p.row}, {p.field}: {p.reason}" for p in self.problems]

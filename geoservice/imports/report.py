@@ -32,13 +32,16 @@ class ImportReport:
         self.problems.append(Problem(row, field_name, reason))
 
     def summary_line(self) -> str:
-        text = (f"{self.inserted} nieuw, {self.updated} bijgewerkt, {self.unchanged} ongewijzigd, "
+        return self.counts_text() + self.outcome_suffix()
+
+    def counts_text(self) -> str:
+        return (f"{self.inserted} nieuw, {self.updated} bijgewerkt, {self.unchanged} ongewijzigd, "
                 f"{self.rejected} afgewezen")
+
+    def outcome_suffix(self) -> str:
         if self.dry_run:
-            return text + " (proefdraai: niets opgeslagen)"
-        if not self.applied:
-            return text + " (niets opgeslagen)"
-        return text
+            return " (proefdraai: niets opgeslagen)"
+        return "" if self.applied else " (niets opgeslagen)"
 
     def lines(self) -> list[str]:
         return [p.line() for p in self.problems] + self.notes + [self.summary_line()]

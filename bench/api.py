@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from _common import machine, scratch_databases
-from generate import BENCH_DB, build
+from generate import bench_database_url
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -144,8 +144,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    server = scratch_databases()
-    url = server.url(BENCH_DB) if server.exists(BENCH_DB) else build(server, 100_000, 1)
+    url = bench_database_url(scratch_databases())
     engine = db.make_engine(url)
     with engine.connect() as conn:
         count = conn.execute(text("SELECT count(*) FROM initiative")).scalar()

@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from _common import machine, scratch_databases
-from generate import BENCH_DB, build
+from generate import bench_database_url
 from sqlalchemy import text
 
 from geoservice import db
@@ -79,8 +79,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    server = scratch_databases()
-    url = server.url(BENCH_DB) if server.exists(BENCH_DB) else build(server, 100_000, 1)
+    url = bench_database_url(scratch_databases())
     engine = db.make_engine(url)
     with engine.connect() as conn:
         counts = conn.execute(text("SELECT (SELECT count(*) FROM initiative), (SELECT count(*) FROM service_area), "

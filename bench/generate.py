@@ -44,6 +44,11 @@ def build(server: ScratchDatabases, initiatives: int, seed: int, partners: int =
     return url
 
 
+def bench_database_url(server: ScratchDatabases) -> str:
+    """The benchmark database, built with the defaults when it does not exist yet."""
+    return server.url(BENCH_DB) if server.exists(BENCH_DB) else build(server, 100_000, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--initiatives", type=int, default=100_000)

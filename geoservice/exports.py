@@ -77,14 +77,19 @@ def csv_cell(value) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def to_csv(rows: list[dict]) -> str:
-    """CSV (comma, CRLF line ends, RFC 4180) with the GeoJSON properties plus lat/lon."""
+def csv_text(columns: list[str], rows: list[dict]) -> str:
+    """CSV (comma, CRLF line ends, RFC 4180) of those columns, every cell through csv_cell."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow([csv_cell(row.get(name)) for name in CSV_COLUMNS])
+        writer.writerow([csv_cell(row.get(column)) for column in columns])
     return buffer.getvalue()
+
+
+def to_csv(rows: list[dict]) -> str:
+    """The export as CSV: the GeoJSON properties plus lat/lon."""
+    return csv_text(CSV_COLUMNS, rows)
 
 
 def hsds_id(*parts: object) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import click
@@ -96,14 +94,9 @@ def gaps(gemeente, national, level, walk_m, min_inwoners, kinds, themes, partner
 
 
 def _csv(columns, rows: list[dict]) -> str:
-    from ..exports import csv_cell
+    from ..exports import csv_text
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([csv_cell(row.get(column)) for column in columns])
-    return buffer.getvalue()
+    return csv_text(list(columns), rows)
 
 
 # --- the terminal table: Dutch headers and number formats ------------------------------------------

@@ -10,6 +10,9 @@ ENV_PREFIX = "GEOSERVICE_"
 DEFAULT_PDOK_CBS_URL = "https://api.pdok.nl/cbs/wijken-en-buurten-{year}/ogc/v1"
 DEFAULT_LOCATIESERVER_URL = "https://api.pdok.nl/bzk/locatieserver/search/v3_1"
 GEOCODERS = ("pdok", "offline")
+DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+DEFAULT_TILES_ATTRIBUTION = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
+                             'OpenStreetMap</a>-bijdragers')
 
 
 def project_root() -> Path:
@@ -44,6 +47,8 @@ class Settings:
     locatieserver_url: str = DEFAULT_LOCATIESERVER_URL
     geocoder_timeout_s: float = 3.0
     postcode_file: Path = field(default_factory=lambda: project_root() / "data" / "postcodes" / "pc4_nl.tsv")
+    tiles: str = DEFAULT_TILES  # base-map tile URL template; "none" draws no base map (offline, tests)
+    tiles_attribution: str = DEFAULT_TILES_ATTRIBUTION
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535 or not 1 <= self.pg_port <= 65535:
@@ -54,6 +59,12 @@ class Settings:
             raise ValueError(f"GEOSERVICE_GEOCODER must be one of {', '.join(GEOCODERS)}")
         if self.database_url is not None and not self.database_url.startswith("postgresql"):
             raise ValueError("DATABASE_URL must be a postgresql:// URL")
+        if self.tiles != "none" and not ("{z}" in self.tiles and "{x}" in self.tiles and "{y}" in self.tiles):
+            raise ValueError("GEOSERVICE_TILES must be a URL template with {z}, {x} and {y}, or 'none'")
+
+    @property
+    def has_base_map(self) -> bool:
+        return self.tiles != "none"
 
     @property
     def uses_embedded_db(self) -> bool:
@@ -86,6 +97,8 @@ class Settings:
             ("LOCATIESERVER_URL", str),
             ("GEOCODER_TIMEOUT_S", float),
             ("POSTCODE_FILE", Path),
+            ("TILES", str),
+            ("TILES_ATTRIBUTION", str),
         ]:
             raw = get(name)
             if raw is not None:

@@ -53,6 +53,11 @@ def normalise_postcode(raw: str) -> str:
     return match.group(1) + (match.group(2) or "")
 
 
+def looks_like_postcode(raw: str) -> bool:
+    """True for '3741AB', '3741 ab' or '3741': a search field's text that is a postcode, not an address."""
+    return isinstance(raw, str) and _POSTCODE.fullmatch(raw.strip().upper().replace(" ", "")) is not None
+
+
 @dataclass(frozen=True)
 class Located:
     """A geocoded point (WGS84) and how it was found."""
@@ -320,3 +325,12 @@ def _postcode_in(address: str) -> str | None:
     """A PC6 written in the address text ('Laanstraat 1, 3743 BA Baarn' -> '3743BA')."""
     match = _PC6_IN_TEXT.search(address)
     return match.group(1) + match.group(2) if match else None
+
+
+def app_geocoder(app) -> Geocoder:
+    """The app's one Geocoder, made on first use (its cache lives as long as the app)."""
+    found = app.extensions.get("geoservice.geocoder")
+    if found is None:
+        found = Geocoder(app.extensions["geoservice.settings"])
+        app.extensions["geoservice.geocoder"] = found
+    return found

@@ -83,7 +83,8 @@ def engine_for():
 
 
 def settings_for(url: str, **overrides) -> Settings:
-    return Settings(database_url=url, secret_key="test", **overrides)
+    # no base-map tiles: no test depends on a tile server answering
+    return Settings(database_url=url, secret_key="test", **{"tiles": "none", **overrides})
 
 
 @pytest.fixture(scope="session")

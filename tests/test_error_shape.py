@@ -30,9 +30,3 @@ def test_unknown_page_is_a_dutch_html_page(client):
     html = response.get_data(as_text=True)
     assert '<html lang="nl">' in html and "Niet gevonden" in html
     assert "Traceback" not in html
-
-
-def test_home_page_names_the_loaded_map(client):
-    html = client.get("/").get_data(as_text=True)
-    assert "CBS-kaart 2024" in html and "343 gemeenten" in html
-    assert "Bron: CBS / Kadaster" in html

@@ -7,7 +7,7 @@ from flask import current_app, request
 from ..db import get_session
 from ..demo import DEMO_SOURCE
 from ..errors import InvalidParameter, NotFound
-from ..geocode import ADDRESS_MAX, Geocoder, normalise_postcode
+from ..geocode import ADDRESS_MAX, app_geocoder, normalise_postcode
 from ..params import (LonLat, parse_bbox, parse_choice, parse_code_of_level, parse_int, parse_point,
                       parse_terms_param, parse_text)
 from ..queries import initiatives as queries
@@ -76,15 +76,6 @@ def list_initiatives():
     ), GEOJSON)
 
 
-def geocoder():
-    """The app's one Geocoder, made on first use (its cache lives as long as the app)."""
-    found = current_app.extensions.get("geoservice.geocoder")
-    if found is None:
-        found = Geocoder(current_app.extensions["geoservice.settings"])
-        current_app.extensions["geoservice.geocoder"] = found
-    return found
-
-
 def searched_point(args) -> dict:
     """The point to search from: lat+lon as given, else the geocoded postcode or address."""
     has_point = args.get("lat", "").strip() or args.get("lon", "").strip()
@@ -100,7 +91,7 @@ def searched_point(args) -> dict:
     if not (postcode or address):
         raise InvalidParameter("Geef lat en lon, een postcode of een adres om vanaf te zoeken.",
                                code="MissingParameterValue")
-    located = geocoder().locate(address=address, postcode=postcode)
+    located = app_geocoder(current_app).locate(address=address, postcode=postcode)
     return {"lat": located.lat, "lon": located.lon, "precision": located.precision,
             "label": located.label, "source": located.source}
 

@@ -1,0 +1,176 @@
+"""Folium map builders: a base map on our own copy of Leaflet, and layers the browser loads by URL.
+
+Layers are never embedded in the page (Folium #1399: 135 MB of HTML); each is a FeatureGroup
+that web/static/map.js fills from an API URL. map.js also draws every popup and tooltip with DOM
+text nodes, so no user-supplied text is ever parsed as HTML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import folium
+from branca.element import MacroElement
+from flask import url_for
+from jinja2 import Template
+from markupsafe import Markup, escape
+
+from geoservice.analysis.gaps import STATUS_LABELS, STATUSES
+from geoservice.config import Settings
+from geoservice.vocab import INITIATIVE_KINDS, THEMES
+
+NETHERLANDS = (52.2, 5.3)
+NATIONAL_ZOOM = 7
+# the styles map.js knows for a layer; each page picks one per layer
+LAYER_KINDS = ("initiatives", "units", "service_areas", "regions", "gemeenten", "area")
+
+# Gap status colours: each has at least 3:1 contrast with white (WCAG 1.4.11), and the status is
+# always written beside it (legend, tooltip, table), so colour is never the only cue.
+STATUS_COLOURS = {
+    "white_spot": "#b2182b", "no_initiative": "#b35806", "no_support": "#5e3c99",
+    "ok": "#1b7837", "low_population": "#737373", "unknown": "#4d4d4d",
+}
+# Choropleths of the national overview: upper bounds of each class, light to dark.
+CHOROPLETHS = {
+    "share_inwoners_white_spot": {
+        "label": "Aandeel inwoners in witte vlekken", "bins": [0.05, 0.15, 0.30, 0.50],
+        "colours": ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"], "percent": True},
+    "initiatives_per_1000": {
+        "label": "Initiatieven per 1.000 inwoners", "bins": [0.05, 0.1, 0.2, 0.4],
+        "colours": ["#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c"], "percent": False},
+}
+
+
+def _static(filename: str) -> str:
+    return url_for("web.static", filename=filename)
+
+
+def asset_urls() -> dict[str, list[str]]:
+    """The scripts and stylesheets a map page links, all served by us (offline, CSP-friendly)."""
+    return {
+        "css": [_static("vendor/leaflet/leaflet.css"), _static("vendor/markercluster/MarkerCluster.css"),
+                _static("vendor/markercluster/MarkerCluster.Default.css")],
+        "js": [_static("vendor/leaflet/leaflet.js"), _static("vendor/markercluster/leaflet.markercluster.js"),
+               _static("map.js")],
+    }
+
+
+class UrlLayer(MacroElement):
+    """Fills its parent FeatureGroup with GeoJSON fetched from `url` when the page loads."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        Samenkaart.loadLayer({{ this._parent.get_name() }}, {{ this.url|tojson }}, {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, url: str, options: dict):
+        super().__init__()
+        self._name = "UrlLayer"
+        self.url = url
+        self.options = options
+
+
+class SearchedPoint(MacroElement):
+    """The point a resident searched from, with its label as plain text."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        Samenkaart.searchedPoint({{ this._parent.get_name() }}, {{ this.lat|tojson }}, {{ this.lon|tojson }},
+                                 {{ this.label|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, lat: float, lon: float, label: str):
+        super().__init__()
+        self._name = "SearchedPoint"
+        self.lat, self.lon, self.label = lat, lon, label
+
+
+class PickPoint(MacroElement):
+    """Clicking the map fills the search form's lat/lon fields and submits it."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        Samenkaart.pickPoint({{ this._parent.get_name() }}, {{ this.form_id|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, form_id: str):
+        super().__init__()
+        self._name = "PickPoint"
+        self.form_id = form_id
+
+
+def legend(kind: str = "status") -> list[dict]:
+    """Legend rows for the status colours: key, Dutch label, colour."""
+    return [{"key": s, "label": STATUS_LABELS[s], "colour": STATUS_COLOURS[s]} for s in STATUSES]
+
+
+def map_config() -> dict:
+    """What map.js needs to label and colour features; embedded as JSON, never as script."""
+    return {"labels": {"kinds": INITIATIVE_KINDS, "themes": THEMES, "statuses": STATUS_LABELS},
+            "colours": STATUS_COLOURS, "choropleth": CHOROPLETHS}
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """What a template needs to show a Folium map inside our own page layout."""
+
+    html: Markup
+    script: Markup
+
+
+def new_map(settings: Settings, *, center: tuple[float, float] = NETHERLANDS, zoom: int = NATIONAL_ZOOM,
+            bounds: tuple[float, float, float, float] | None = None) -> folium.Map:
+    """A map with our own Leaflet build and the configured base map (none when tiles = "none").
+
+    bounds = (min_lon, min_lat, max_lon, max_lat) fits the view to that box.
+    """
+    m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True,
+                   width="100%", height="100%")
+    # Folium's defaults point at CDNs and add jQuery/Bootstrap; map.js needs none of that
+    m.default_js, m.default_css = [], []
+    if settings.has_base_map:
+        folium.TileLayer(tiles=settings.tiles, attr=settings.tiles_attribution, name="Achtergrondkaart",
+                         control=False, max_zoom=19).add_to(m)
+    if bounds is not None:
+        min_lon, min_lat, max_lon, max_lat = bounds
+        m.fit_bounds([[min_lat, min_lon], [max_lat, max_lon]])
+    return m
+
+
+def add_layer(m: folium.Map, name: str, url: str, kind: str, *, show: bool = True, fit: bool = False,
+              cluster: bool = False, **options) -> folium.FeatureGroup:
+    """A switchable layer (`name` in the layer control) that the browser loads from `url`.
+
+    kind picks the style and popup in map.js; fit zooms to the layer once it has loaded;
+    cluster groups point markers. Extra options (e.g. `property` for a choropleth) go to map.js.
+    """
+    if kind not in LAYER_KINDS:
+        raise ValueError(f"unknown layer kind {kind!r}")
+    # Leaflet's layer control sets names as HTML: escape them (map.js shows `name` as text)
+    group = folium.FeatureGroup(name=str(escape(name)), show=show)
+    group.add_child(UrlLayer(url, {"kind": kind, "fit": fit, "cluster": cluster, "name": name, **options}))
+    group.add_to(m)
+    return group
+
+
+def add_searched_point(m: folium.Map, lat: float, lon: float, label: str) -> None:
+    m.add_child(SearchedPoint(lat, lon, label))
+
+
+def add_point_picker(m: folium.Map, form_id: str) -> None:
+    m.add_child(PickPoint(form_id))
+
+
+def add_layer_control(m: folium.Map) -> None:
+    """Checkboxes for the layers, always open so they are reachable with the keyboard."""
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+
+
+def render(m: folium.Map) -> MapParts:
+    """The map's element and script; the page supplies the assets (asset_urls) and layout."""
+    root = m.get_root()
+    root.render()  # resolves names and collects children before the parts are rendered
+    return MapParts(html=Markup(root.html.render()), script=Markup(root.script.render()))

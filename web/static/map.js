@@ -1,0 +1,241 @@
+/* Samenkaart: layers loaded by URL, styles, and popups built from text nodes (never innerHTML).
+ * The page supplies its vocabulary and colours in <script type="application/json" id="samenkaart-config">. */
+window.Samenkaart = (function () {
+  "use strict";
+
+  var config = { labels: { kinds: {}, themes: {}, statuses: {} }, colours: {}, choropleth: {} };
+  var configElement = document.getElementById("samenkaart-config");
+  if (configElement) { config = JSON.parse(configElement.textContent); }
+
+  function text(tag, value, className) {
+    var node = document.createElement(tag);
+    node.textContent = value === null || value === undefined ? "" : String(value);
+    if (className) { node.className = className; }
+    return node;
+  }
+
+  /* Only http(s) websites become links: a javascript: or data: URL stays text. */
+  function safeUrl(raw) {
+    if (!raw) { return null; }
+    try {
+      var url = new URL(String(raw), window.location.href);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch (e) { return null; }
+  }
+
+  function link(href, label) {
+    var a = text("a", label);
+    a.href = href;
+    return a;
+  }
+
+  function metres(value) {
+    if (value === null || value === undefined) { return ""; }
+    return value < 1000 ? Math.round(value) + " m" : (value / 1000).toFixed(1).replace(".", ",") + " km";
+  }
+
+  function number(value) {
+    return value === null || value === undefined ? "onbekend" : Number(value).toLocaleString("nl-NL");
+  }
+
+  function row(list, label, value) {
+    if (value === null || value === undefined || value === "") { return; }
+    list.appendChild(text("dt", label));
+    var dd = document.createElement("dd");
+    if (value instanceof Node) { dd.appendChild(value); } else { dd.textContent = String(value); }
+    list.appendChild(dd);
+  }
+
+  function labelled(vocabulary, key) { return (config.labels[vocabulary] || {})[key] || key; }
+
+  function initiativePopup(p) {
+    var box = document.createElement("div");
+    box.className = "popup";
+    var title = text("h3", "");
+    title.appendChild(link("/initiatief/" + encodeURIComponent(p.id), p.name));
+    box.appendChild(title);
+    var list = document.createElement("dl");
+    row(list, "Soort", labelled("kinds", p.kind));
+    row(list, "Thema's", (p.themes || []).map(function (t) { return labelled("themes", t); }).join(", "));
+    if (p.distance_m !== undefined) { row(list, "Afstand", metres(p.distance_m)); }
+    var site = safeUrl(p.website);
+    row(list, "Website", site ? link(site, p.website) : p.website);
+    box.appendChild(list);
+    return box;
+  }
+
+  function unitPopup(p) {
+    var box = document.createElement("div");
+    box.className = "popup";
+    box.appendChild(text("h3", p.naam + " (" + p.code + ")"));
+    var list = document.createElement("dl");
+    row(list, "Status", labelled("statuses", p.status));
+    row(list, "Inwoners", number(p.aantal_inwoners));
+    row(list, "Initiatieven in het gebied", p.n_initiatives);
+    row(list, "Initiatieven binnen loopafstand", p.n_nearby);
+    row(list, "Dichtstbijzijnde initiatief", p.nearest_m === null ? "geen binnen 50 km" : metres(p.nearest_m));
+    row(list, "Bedekt door partners", p.coverage === null || p.coverage === undefined ? null
+      : Math.round(p.coverage * 100) + " %");
+    box.appendChild(list);
+    return box;
+  }
+
+  function serviceAreaPopup(p) {
+    var box = document.createElement("div");
+    box.className = "popup";
+    box.appendChild(text("h3", p.name || "Werkgebied"));
+    if (p.partner_name) { box.appendChild(text("p", p.partner_name)); }
+    return box;
+  }
+
+  function regionPopup(p) {
+    var box = document.createElement("div");
+    box.className = "popup";
+    box.appendChild(text("h3", "Regio " + p.rank));
+    var list = document.createElement("dl");
+    row(list, "Inwoners", number(p.inwoners));
+    row(list, "Buurten of wijken", (p.units || []).length);
+    box.appendChild(list);
+    return box;
+  }
+
+  function choroplethColour(value, options) {
+    var bins = options.bins || [], colours = options.colours || [];
+    if (value === null || value === undefined) { return options.missing || "#bdbdbd"; }
+    for (var i = 0; i < bins.length; i++) { if (value < bins[i]) { return colours[i]; } }
+    return colours[colours.length - 1];
+  }
+
+  function gemeentePopup(p, options) {
+    var box = document.createElement("div");
+    box.className = "popup";
+    var title = text("h3", "");
+    title.appendChild(link("/gemeente/" + encodeURIComponent(p.gemeentecode), p.naam));
+    box.appendChild(title);
+    var list = document.createElement("dl");
+    row(list, "Inwoners", number(p.aantal_inwoners));
+    row(list, "Inwoners in witte vlekken", p.share_inwoners_white_spot === null ? "onbekend"
+      : Math.round(p.share_inwoners_white_spot * 1000) / 10 + " %");
+    row(list, "Initiatieven per 1.000 inwoners", p.initiatives_per_1000);
+    box.appendChild(list);
+    return box;
+  }
+
+  var STYLES = {
+    units: function (f) {
+      return { color: "#333333", weight: 1, fillOpacity: 0.6,
+               fillColor: config.colours[f.properties.status] || "#bdbdbd" };
+    },
+    service_areas: function () { return { color: "#0b4f6c", weight: 2, dashArray: "6 4", fillOpacity: 0.08 }; },
+    regions: function () { return { color: "#5e3c99", weight: 3, fillOpacity: 0.15 }; },
+    area: function () { return { color: "#0b4f6c", weight: 3, fillOpacity: 0.05 }; },
+  };
+
+  var POPUPS = {
+    initiatives: initiativePopup, units: unitPopup, service_areas: serviceAreaPopup,
+    regions: regionPopup, gemeenten: gemeentePopup,
+  };
+
+  function tooltipText(kind, p) {
+    if (kind === "units") { return p.naam + ": " + labelled("statuses", p.status); }
+    if (kind === "gemeenten") { return p.naam; }
+    if (kind === "regions") { return "Regio " + p.rank + ": " + number(p.inwoners) + " inwoners"; }
+    return p.name || p.naam || "";
+  }
+
+  function say(message) {
+    var live = document.getElementById("map-status");
+    if (live) { live.textContent = message; }
+  }
+
+  function geoJsonLayer(data, options) {
+    var kind = options.kind;
+    return L.geoJSON(data, {
+      style: kind === "gemeenten"
+        ? function (f) {
+            var choropleth = config.choropleth[options.property] || {};
+            return { color: "#555555", weight: 0.6, fillOpacity: 0.75,
+                     fillColor: choroplethColour(f.properties[options.property], choropleth) };
+          }
+        : STYLES[kind],
+      pointToLayer: function (f, latlng) {
+        var name = f.properties.name || "Initiatief";
+        return L.marker(latlng, { alt: name, title: name, keyboard: true });
+      },
+      onEachFeature: function (f, layer) {
+        var popup = POPUPS[kind];
+        if (popup) { layer.bindPopup(popup(f.properties, options)); }
+        if (kind !== "initiatives") { layer.bindTooltip(text("span", tooltipText(kind, f.properties)), { sticky: true }); }
+      },
+    });
+  }
+
+  /* Fetch a GeoJSON URL into a FeatureGroup; failures are told in the page, not thrown. */
+  function loadLayer(group, url, options) {
+    return fetch(url, { headers: { Accept: "application/geo+json, application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error(response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        var layer = geoJsonLayer(data, options);
+        if (options.cluster && L.markerClusterGroup) {
+          var clusters = L.markerClusterGroup({ showCoverageOnHover: false });
+          clusters.addLayer(layer);
+          group.addLayer(clusters);
+        } else {
+          group.addLayer(layer);
+        }
+        var map = group._map;
+        if (options.fit && map && layer.getBounds().isValid()) { map.fitBounds(layer.getBounds(), { maxZoom: 16 }); }
+        var count = (data.features || []).length;
+        group.samenkaartLoaded = count;
+        document.documentElement.dataset["layer_" + options.kind] = String(count);
+        say(options.name + ": " + count + " op de kaart.");
+      })
+      .catch(function () {
+        say(options.name + " kon niet worden geladen. De lijst op deze pagina werkt wel.");
+      });
+  }
+
+  function searchedPoint(map, lat, lon, label) {
+    L.circleMarker([lat, lon], { radius: 9, color: "#e07a00", weight: 3, fillColor: "#ffffff", fillOpacity: 1 })
+      .bindTooltip(text("span", "Gezocht: " + label), { permanent: false })
+      .addTo(map);
+  }
+
+  /* Clicking the map searches from that point: the form gets lat/lon and is submitted. */
+  function pickPoint(map, formId) {
+    var form = document.getElementById(formId);
+    if (!form) { return; }
+    map.on("click", function (event) {
+      form.elements.lat.value = event.latlng.lat.toFixed(6);
+      form.elements.lon.value = event.latlng.lng.toFixed(6);
+      if (form.elements.q) { form.elements.q.value = ""; }
+      form.submit();
+    });
+  }
+
+  /* "Gebruik mijn locatie": fills lat/lon from the browser and submits the form. */
+  function locateButton(buttonId, formId) {
+    var button = document.getElementById(buttonId), form = document.getElementById(formId);
+    if (!button || !form) { return; }
+    if (!navigator.geolocation) { button.hidden = true; return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      say("Je locatie wordt opgevraagd …");
+      navigator.geolocation.getCurrentPosition(function (position) {
+        form.elements.lat.value = position.coords.latitude.toFixed(6);
+        form.elements.lon.value = position.coords.longitude.toFixed(6);
+        if (form.elements.q) { form.elements.q.value = ""; }
+        form.submit();
+      }, function () {
+        say("Je locatie is niet beschikbaar. Typ een adres of postcode.");
+      }, { timeout: 10000 });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { locateButton("use-location", "search-form"); });
+
+  return { loadLayer: loadLayer, searchedPoint: searchedPoint, pickPoint: pickPoint, safeUrl: safeUrl };
+})();

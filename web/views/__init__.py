@@ -1,0 +1,3 @@
+"""Page handlers, one module per audience: thin, they parse input, call queries and render templates."""
+
+from . import gemeenten, info, initiative, partner, search  # noqa: F401

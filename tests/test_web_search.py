@@ -1,0 +1,174 @@
+"""The resident search page `/` and the information pages, through Flask's test client."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from sqlalchemy import create_engine
+
+from geoservice.geocode import pc4_table
+from geoservice.vocab import INITIATIVE_KINDS
+
+from .helpers import BUURT_GEOM, add_partner, add_service_area, make_initiative
+
+XSS_NAME = "<img src=x onerror=alert(1)>"
+BAARN_PC4 = "3741"
+
+
+@pytest.fixture
+def baarn(fresh_db_url, app_for):
+    """An app (offline geocoder) on a database with initiatives around postcode 3741 in Baarn."""
+    centre = pc4_table(app_for(fresh_db_url).extensions["geoservice.settings"].postcode_file)[BAARN_PC4]
+    engine = create_engine(fresh_db_url)
+    with engine.begin() as conn:
+        # about 110 m per 0.001° of latitude: three at growing distances, one far away
+        ids = {
+            "near": make_initiative(conn, lon=centre.lon, lat=centre.lat + 0.002, name="Buurtmoestuin Baarn",
+                                    kind="bewonersinitiatief", themes=["groen_natuur"],
+                                    website="https://moestuin.example"),
+            "middle": make_initiative(conn, lon=centre.lon, lat=centre.lat + 0.006, name="Energie Baarn",
+                                      kind="energiecooperatie", themes=["energie_klimaat"]),
+            "xss": make_initiative(conn, lon=centre.lon + 0.004, lat=centre.lat + 0.004, name=XSS_NAME,
+                                   kind="bewonersinitiatief", website="javascript:alert(1)"),
+            "far": make_initiative(conn, lon=centre.lon, lat=centre.lat + 0.05, name="Ver weg"),
+        }
+    engine.dispose()
+    app = app_for(fresh_db_url, geocoder="offline")
+    return app, centre, ids
+
+
+def result_names(html: str) -> list[str]:
+    return [unescape(n) for n in re.findall(r'<a class="name" href="/initiatief/\d+">([^<]*)</a>', html)]
+
+
+def distances_m(html: str) -> list[float]:
+    found = []
+    for value in re.findall(r'<span class="distance">([^<]*)</span>', html):
+        number, unit = value.split()
+        found.append(float(number.replace(".", "").replace(",", ".")) * (1000 if unit == "km" else 1))
+    return found
+
+
+def test_start_page_has_a_labelled_search_form_and_a_map_without_data(client):
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<html lang="nl">' in html and html.count("<h1") == 1
+    assert '<label for="q">Adres of postcode</label>' in html and 'name="q"' in html
+    for control in re.findall(r'<(?:input|select)[^>]*\bid="([^"]+)"', html):
+        assert f'for="{control}"' in html, f"control {control} has no label"
+    # the map's libraries are our own copies: no CDN, so it works offline and under a strict CSP
+    assert not re.search(r'<(?:script|link)[^>]+(?:src|href)="https?://', html)
+    assert "leaflet.js" in html and "map.js" in html
+
+
+def test_postcode_search_lists_initiatives_nearest_first(baarn):
+    app, _, ids = baarn
+    html = app.test_client().get(f"/?q={BAARN_PC4}&radius_m=2000").get_data(as_text=True)
+    names = result_names(html)
+    assert names == ["Buurtmoestuin Baarn", XSS_NAME, "Energie Baarn"]
+    found = distances_m(html)
+    assert found == sorted(found) and found[0] < 300
+    assert "3 initiatieven binnen 2,0 km" in html
+    assert f'href="/initiatief/{ids["near"]}"' in html
+    assert '<a href="https://moestuin.example" rel="nofollow noopener">' in html
+
+
+def test_the_map_loads_the_same_search_from_the_api(baarn):
+    app, _, _ = baarn
+    client = app.test_client()
+    html = client.get(f"/?q={BAARN_PC4}&radius_m=1000&kind=bewonersinitiatief").get_data(as_text=True)
+    url = unescape(re.search(r'Samenkaart\.loadLayer\([^,]+, "([^"]+)", \{[^}]*"kind": "initiatives"', html)
+                   .group(1).encode().decode("unicode_escape"))
+    assert url.startswith("/api/v1/initiatives/nearby?")
+    layer = client.get(url)
+    assert layer.status_code == 200 and layer.mimetype == "application/geo+json"
+    assert [f["properties"]["name"] for f in layer.get_json()["features"]] == result_names(html)
+    assert "FeatureCollection" not in html  # loaded by URL, never embedded
+
+
+def test_filters_and_radius_are_kept_in_the_shared_url(baarn):
+    app, _, _ = baarn
+    html = app.test_client().get(f"/?q={BAARN_PC4}&radius_m=1000&kind=energiecooperatie").get_data(as_text=True)
+    assert result_names(html) == ["Energie Baarn"]
+    assert re.search(r'value="energiecooperatie" checked', html)
+    assert re.search(r'<option value="1000" selected>', html)
+    assert f'value="{BAARN_PC4}"' in html
+    assert INITIATIVE_KINDS["energiecooperatie"] in html
+
+
+def test_a_point_on_the_map_searches_from_there(baarn):
+    app, centre, _ = baarn
+    html = app.test_client().get(f"/?lat={centre.lat + 0.05}&lon={centre.lon}&radius_m=500").get_data(as_text=True)
+    assert result_names(html) == ["Ver weg"]
+    assert "het gekozen punt op de kaart" in html
+
+
+def test_user_text_is_shown_as_text_and_javascript_links_are_not_links(baarn):
+    app, _, _ = baarn
+    html = app.test_client().get(f"/?q={BAARN_PC4}").get_data(as_text=True)
+    assert XSS_NAME not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert 'href="javascript:' not in html.lower()
+    assert "javascript:alert(1)" in html  # shown, as plain text
+
+
+def test_partners_serving_the_buurt_are_named(baarn, fresh_db_url):
+    app, centre, _ = baarn
+    client = app.test_client()
+    point = client.get(f"/api/v1/areas/lookup?lat={centre.lat}&lon={centre.lon}").get_json()
+    engine = create_engine(fresh_db_url)
+    with engine.begin() as conn:
+        partner = add_partner(conn, "Steunpunt <b>Baarn</b>")
+        add_service_area(conn, partner, "Hele buurt", BUURT_GEOM, code=point["buurt"]["code"])
+    engine.dispose()
+    html = client.get(f"/?q={BAARN_PC4}").get_data(as_text=True)
+    assert "Wie ondersteunt in jouw buurt?" in html
+    assert point["buurt"]["naam"] in html
+    assert f'<a href="/partner/{partner}">Steunpunt &lt;b&gt;Baarn&lt;/b&gt;</a>' in html
+
+
+def test_nothing_nearby_says_so_and_suggests_a_larger_radius(baarn):
+    app, centre, _ = baarn
+    response = app.test_client().get(f"/?lat={centre.lat - 0.05}&lon={centre.lon}&radius_m=500")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Geen initiatieven gevonden" in html and "Kies een grotere afstand" in html
+
+
+@pytest.mark.parametrize("query, status, message", [
+    ("q=9999", 404, "Postcode 9999 is niet gevonden"),
+    ("q=Dorpsstraat+1+Baarn", 503, "Zoeken op postcode werkt wel"),
+    ("q=3741&radius_m=veel", 400, "radius_m"),
+    ("q=3741&kind=onzin", 400, "soort"),
+    ("lat=52.2&lon=500", 400, "lon"),
+])
+def test_search_errors_are_dutch_pages_with_the_form(baarn, query, status, message):
+    app, _, _ = baarn
+    response = app.test_client().get(f"/?{query}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == status
+    assert response.mimetype == "text/html"
+    assert message in unescape(html)
+    assert 'id="search-form"' in html and "Traceback" not in html
+
+
+def test_search_page_stays_small(baarn):
+    app, _, _ = baarn
+    html = app.test_client().get(f"/?q={BAARN_PC4}").get_data()
+    assert len(html) < 60_000
+
+
+@pytest.mark.parametrize("path, heading, must_contain", [
+    ("/over", "Over Samenkaart", ["Bron: CBS / Kadaster", "OpenStreetMap", "Een initiatief toevoegen", "GeoNames"]),
+    ("/toegankelijkheid", "Toegankelijkheidsverklaring", ["WCAG 2.1", "toetsenbord"]),
+])
+def test_information_pages(client, path, heading, must_contain):
+    response = client.get(path)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f"<h1>{heading}</h1>" in html
+    for text in must_contain:
+        assert text in html

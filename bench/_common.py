@@ -1,15 +1,26 @@
-"""Shared by the benchmarks: the machine line, and scratch databases on the embedded cluster."""
+"""Shared by the benchmarks: the machine line, scratch databases, gunicorn on loopback and a load generator."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import platform
+import random
+import signal
+import socket
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import text  # noqa: E402
+
+from geoservice import db  # noqa: E402
 from geoservice.localdb import ScratchDatabases  # noqa: E402
 
 DATA = ROOT / "data" / "cbs_wijken"
@@ -31,3 +42,131 @@ def machine() -> str:
 def scratch_databases() -> ScratchDatabases:
     """Benchmark databases: GEOSERVICE_BENCH_DATABASE_URL's server, else the embedded one."""
     return ScratchDatabases("GEOSERVICE_BENCH_DATABASE_URL")
+
+
+# -- HTTP benchmarks: gunicorn on loopback and a bounded load generator (api.py, load.py, faults.py) --------
+CITY_BOX = (0.07, 0.045)  # degrees lon/lat: about 4.8 × 5 km, a city district to a small city
+
+
+def default_workers() -> int:
+    """gunicorn's rule of thumb, as in the README: 2 × cores + 1 sync workers."""
+    return 2 * (os.cpu_count() or 1) + 1
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
+
+
+def percentiles(samples: list[float]) -> str:
+    pick = lambda p: percentile(samples, p) * 1000  # noqa: E731
+    return f"p50 {pick(0.50):.1f} ms, p95 {pick(0.95):.1f} ms, p99 {pick(0.99):.1f} ms"
+
+
+def sample_points(url: str, n: int, seed: int) -> list[tuple[float, float]]:
+    """Points near real (synthetic) initiatives, so searches land where people live."""
+    engine = db.make_engine(url)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT setseed(:s)"), {"s": seed / 1000})
+        rows = conn.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(location, 4326) AS p FROM initiative "
+            "ORDER BY random() LIMIT :n) s"), {"n": n}).all()
+    engine.dispose()
+    rng = random.Random(seed)
+    return [(lon + rng.uniform(-0.005, 0.005), lat + rng.uniform(-0.003, 0.003)) for lon, lat in rows]
+
+
+def nearby_path(lon: float, lat: float) -> str:
+    return f"/api/v1/initiatives/nearby?lat={lat:.5f}&lon={lon:.5f}&radius_m=2000"
+
+
+def bbox_path(lon: float, lat: float) -> str:
+    dx, dy = CITY_BOX[0] / 2, CITY_BOX[1] / 2
+    return f"/api/v1/initiatives?bbox={lon - dx:.5f},{lat - dy:.5f},{lon + dx:.5f},{lat + dy:.5f}&limit=100"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(url: str, workers: int, timeout_s: float = 60, log=None) -> tuple[subprocess.Popen, int]:
+    """gunicorn with `workers` sync workers on a free loopback port, serving the database at `url`;
+    its output goes to the file object `log` when given."""
+    port = free_port()
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    proc = subprocess.Popen(
+        [str(gunicorn), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         "geoservice:create_app()"],
+        env={**os.environ, "DATABASE_URL": url}, start_new_session=True, stdout=log, stderr=log)
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            time.sleep(0.2)
+    stop_gunicorn(proc)
+    raise SystemExit("gunicorn did not start")
+
+
+def stop_gunicorn(proc) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except ProcessLookupError:
+        pass
+
+
+class Sample(NamedTuple):
+    at: float  # when the request was sent: seconds after t0 (by default the start of the run)
+    label: str
+    status: int  # 0: no HTTP answer (connection error or client timeout)
+    seconds: float
+    content_type: str = ""
+    body: bytes = b""  # kept only for answers other than 200
+    retry_after: str = ""
+
+
+def run_load(port: int, requests: list[tuple[str, str]], seconds: float, connections: int,
+             timeout_s: float = 10.0, t0: float | None = None) -> tuple[list[Sample], float]:
+    """`connections` threads, each with its own connection, send (label, path) requests round-robin
+    for `seconds`; returns every sample and the elapsed time. Bounded: one request in flight per thread.
+    Sample times count from `t0` (a time.perf_counter() value), by default the start."""
+    samples: list[Sample] = []
+    lock = threading.Lock()
+    started = time.perf_counter()
+    t0 = started if t0 is None else t0
+    stop_at = started + seconds
+
+    def worker(offset: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+        mine, i = [], offset
+        while time.perf_counter() < stop_at:
+            label, path = requests[i % len(requests)]
+            i += connections
+            sent = time.perf_counter()
+            status, ctype, body, retry = 0, "", b"", ""
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                data = response.read()
+                status, ctype = response.status, response.getheader("Content-Type", "")
+                retry = response.getheader("Retry-After", "")
+                body = b"" if status == 200 else data[:2000]
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+            mine.append(Sample(sent - t0, label, status, time.perf_counter() - sent, ctype, body, retry))
+        with lock:
+            samples.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return samples, time.perf_counter() - started

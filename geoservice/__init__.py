@@ -30,5 +30,8 @@ def create_app(config: Settings | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(ogc)
     app.register_blueprint(pages)
-    api_errors.register(app, render_error)
+    domain_error = api_errors.register(app, render_error)
+    from . import security
+
+    security.init_app(app, settings, domain_error)
     return app

@@ -116,6 +116,44 @@ def db_upgrade() -> None:
     click.echo("Schema is bijgewerkt.")
 
 
+@db.command("dump")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite FILE when it exists.")
+def db_dump(file: Path, force: bool) -> None:
+    """Save all data to FILE (pg_dump, custom format); `db restore FILE` brings it back."""
+    from . import backup
+    from .localdb import database_url
+
+    settings = _settings()
+    if file.exists() and not force:
+        raise click.UsageError(f"{file} bestaat al; kies een andere naam of gebruik --force.")
+    tools = backup.client_tools(settings.uses_embedded_db)
+    summary = backup.dump(database_url(settings), file, tools, progress=click.echo)
+    click.echo(f"Klaar in {summary.seconds:.1f} s: {summary.path} ({summary.size / 2**20:.1f} MiB, "
+               f"{len(summary.tables)} tabellen, schema-versie {summary.revision}).")
+
+
+@db.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before replacing all current data.")
+def db_restore(file: Path, yes: bool) -> None:
+    """Replace all data with the dump in FILE, in one transaction: a refused or failed restore changes nothing."""
+    from . import backup
+    from .localdb import database_url
+
+    settings = _settings()
+    tools = backup.client_tools(settings.uses_embedded_db)
+    info = backup.inspect(file, tools)  # refuse a wrong file before asking anything
+    click.echo(info.describe())
+    url = database_url(settings)
+    if not yes:
+        click.confirm("Alle huidige gegevens worden vervangen door deze dump. Doorgaan?", abort=True)
+    summary = backup.restore(url, file, tools, progress=click.echo, info=info)
+    upgraded = f", schema bijgewerkt naar {summary.upgraded_to}" if summary.upgraded_to else ""
+    click.echo(f"Teruggezet in {summary.seconds:.1f} s: {len(summary.rows)} tabellen, "
+               f"{sum(summary.rows.values())} rijen{upgraded}.")
+
+
 @main.command("load-cbs")
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=True, path_type=Path))
 @click.option("--year", type=click.IntRange(1990, 2100), help="CBS year, for files that do not say it themselves.")
@@ -182,6 +220,10 @@ def _register_registry_commands() -> None:
     main.add_command(demo.demo)
     main.add_command(gaps.gaps)
     main.add_command(outreach.outreach)
+    from .commands import users
+
+    main.add_command(users.users)
+    main.add_command(users.tokens)
 
 
 _register_registry_commands()

@@ -11,6 +11,7 @@ DEFAULT_PDOK_CBS_URL = "https://api.pdok.nl/cbs/wijken-en-buurten-{year}/ogc/v1"
 DEFAULT_LOCATIESERVER_URL = "https://api.pdok.nl/bzk/locatieserver/search/v3_1"
 GEOCODERS = ("pdok", "offline")
 DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+DEV_SECRET_KEY = "dev-only-change-me"  # the default of Settings.secret_key; refused with secure_cookies
 DEFAULT_TILES_ATTRIBUTION = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
                              'OpenStreetMap</a>-bijdragers')
 
@@ -39,7 +40,7 @@ class Settings:
     pg_port: int = 54329
     host: str = "127.0.0.1"
     port: int = 5000
-    secret_key: str = "dev-only-change-me"
+    secret_key: str = DEV_SECRET_KEY
     cbs_data_dir: Path = field(default_factory=lambda: project_root() / "data" / "cbs_wijken")
     pdok_cbs_url: str = DEFAULT_PDOK_CBS_URL
     http_timeout_s: float = 30.0
@@ -49,6 +50,9 @@ class Settings:
     postcode_file: Path = field(default_factory=lambda: project_root() / "data" / "postcodes" / "pc4_nl.tsv")
     tiles: str = DEFAULT_TILES  # base-map tile URL template; "none" draws no base map (offline, tests)
     tiles_attribution: str = DEFAULT_TILES_ATTRIBUTION
+    secure_cookies: bool = False  # true behind HTTPS: session cookies get the Secure flag
+    max_upload_mb: float = 5.0  # larger request bodies are refused with 413
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed (rate limits)
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535 or not 1 <= self.pg_port <= 65535:
@@ -61,6 +65,12 @@ class Settings:
             raise ValueError("DATABASE_URL must be a postgresql:// URL")
         if self.tiles != "none" and not ("{z}" in self.tiles and "{x}" in self.tiles and "{y}" in self.tiles):
             raise ValueError("GEOSERVICE_TILES must be a URL template with {z}, {x} and {y}, or 'none'")
+        if self.secure_cookies and self.secret_key in ("", DEV_SECRET_KEY):
+            raise ValueError("GEOSERVICE_SECURE_COOKIES is on: set GEOSERVICE_SECRET_KEY to a long random value")
+        if not self.max_upload_mb > 0:
+            raise ValueError("GEOSERVICE_MAX_UPLOAD_MB must be more than 0")
+        if not 0 <= self.trusted_proxies <= 10:
+            raise ValueError("GEOSERVICE_TRUSTED_PROXIES must be between 0 and 10")
 
     @property
     def has_base_map(self) -> bool:
@@ -99,11 +109,24 @@ class Settings:
             ("POSTCODE_FILE", Path),
             ("TILES", str),
             ("TILES_ATTRIBUTION", str),
+            ("SECURE_COOKIES", parse_bool),
+            ("MAX_UPLOAD_MB", float),
+            ("TRUSTED_PROXIES", int),
         ]:
             raw = get(name)
             if raw is not None:
                 values[name.lower()] = convert(raw)
         return cls(**values)
+
+
+def parse_bool(raw: str) -> bool:
+    """true/false, 1/0, yes/no, on/off, ja/nee (any case)."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on", "ja"):
+        return True
+    if value in ("0", "false", "no", "off", "nee"):
+        return False
+    raise ValueError(f"expected true or false, not {raw!r}")
 
 
 def normalise_database_url(url: str) -> str:

@@ -74,3 +74,34 @@ class ImportRefused(GeoserviceError):
 
     status = 400
     code = "ImportRefused"
+
+
+class Unauthorized(GeoserviceError):
+    """No valid login or API token; `headers` tells a program how to authenticate (RFC 6750)."""
+
+    status = 401
+    code = "Unauthorized"
+
+    def __init__(self, description: str, *, error: str | None = None, code: str | None = None):
+        super().__init__(description, code=code)
+        challenge = 'Bearer realm="samenkaart"' + (f', error="{error}"' if error else "")
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+class Forbidden(GeoserviceError):
+    """Logged in (or a valid token), but this role may not do this."""
+
+    status = 403
+    code = "Forbidden"
+
+
+class TooManyRequests(GeoserviceError):
+    """A rate limit was reached; `retry_after` seconds until the next attempt counts."""
+
+    status = 429
+    code = "TooManyRequests"
+
+    def __init__(self, description: str, *, retry_after: int, code: str | None = None):
+        super().__init__(description, code=code)
+        self.retry_after = max(1, int(retry_after))
+        self.headers = {"Retry-After": str(self.retry_after)}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer,
-                        SmallInteger, String, Text, UniqueConstraint, func, text)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        Numeric, SmallInteger, String, Text, UniqueConstraint, func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -124,7 +124,7 @@ class Initiative(Base):
 
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="initiative_source_external_id_key"),
-        CheckConstraint("status IN ('pending', 'published', 'archived')", name="initiative_status_check"),
+        CheckConstraint("status IN ('pending', 'published', 'archived', 'rejected')", name="initiative_status_check"),
         CheckConstraint("location_precision IN ('address', 'postcode', 'manual')",
                         name="initiative_precision_check"),
         Index("initiative_location_idx", "location", postgresql_using="gist"),
@@ -178,3 +178,131 @@ class ServiceArea(Base):
         UniqueConstraint("partner_id", "name", name="service_area_partner_name_key"),
         Index("service_area_geom_idx", "geom", postgresql_using="gist"),
     )
+
+
+# --- Gap coverage kept on write (migration 0004; filled by queries.gaps.refresh_coverage) ---
+
+class GapOverlap(Base):
+    """How much of a unit (buurt or wijk of the active year) one service area covers."""
+
+    __tablename__ = "gap_overlap"
+
+    jaar: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), primary_key=True, comment="buurt or wijk code")
+    service_area_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    piece: Mapped[float] = mapped_column(
+        Float, nullable=False, comment="m² of the unit inside the service area; -1: the area covers the whole unit")
+
+    __table_args__ = (Index("gap_overlap_service_area_idx", "service_area_id"),)
+
+
+class GapCoverage(Base):
+    """Per unit that a service area overlaps: coverage by all partners together, and partners serving it."""
+
+    __tablename__ = "gap_coverage"
+
+    jaar: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), primary_key=True, comment="buurt or wijk code")
+    coverage = mapped_column(
+        Numeric, nullable=False,
+        comment="share of the unit inside the union of all service areas, rounded as the analysis does")
+    n_partners: Mapped[int] = mapped_column(
+        Integer, nullable=False, comment="partners whose service areas together cover at least half of the unit")
+
+
+class GapCoverageStale(Base):
+    """Service areas written since the last refresh (set by triggers); 0 stands for every unit."""
+
+    __tablename__ = "gap_coverage_stale"
+
+    service_area_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True, autoincrement=False,
+        comment="a service area written since the last refresh; 0: everything")
+    marked_xid: Mapped[int] = mapped_column(BigInteger, nullable=False, comment="the transaction that marked it")
+
+
+# --- Accounts, API tokens, audit log and the private contact of submitters (migration 0005) ---
+
+USER_ROLES = ("admin", "moderator", "partner_editor")
+AUDIT_ENTITY_TYPES = ("initiative", "partner", "service_area", "user")
+
+
+class User(Base):
+    """Someone who may log in: an admin, a moderator, or the editor of one partner."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(Text, nullable=False, comment="unique regardless of case")
+    name: Mapped[str | None] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False, comment="werkzeug scrypt hash, never the password")
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner.id", ondelete="CASCADE"), comment="the partner a partner_editor edits")
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=text("true"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'moderator', 'partner_editor')", name="app_user_role_check"),
+        CheckConstraint("(role = 'partner_editor') = (partner_id IS NOT NULL)", name="app_user_partner_check"),
+        Index("app_user_email_key", func.lower(text("email")), unique=True),
+        Index("app_user_partner_idx", "partner_id"),
+    )
+
+
+class ApiToken(Base):
+    """A Bearer token for API writes, tied to a user; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False)
+    token_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True, comment="hex SHA-256 of the token")
+    label: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    server_default=func.now())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("api_token_user_idx", "user_id"),)
+
+
+class AuditLog(Base):
+    """One change to an initiative, partner, service area or user: who, when, what, why."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_type: Mapped[str] = mapped_column(Text, nullable=False)
+    entity_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), comment="null: a public submitter (or a removed user)")
+    actor: Mapped[str] = mapped_column(Text, nullable=False, comment="who, as shown: e-mail at the time or 'aanmelder'")
+    action: Mapped[str] = mapped_column(Text, nullable=False)
+    changes: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"),
+                                          comment="{field: [old, new]}")
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("entity_type IN ('initiative', 'partner', 'service_area', 'user')",
+                        name="audit_log_entity_type_check"),
+        Index("audit_log_entity_idx", "entity_type", "entity_id", "at"),
+        Index("audit_log_user_idx", "user_id"),
+    )
+
+
+class SubmissionContact(Base):
+    """The private contact of whoever submitted an initiative: never shown, never exported."""
+
+    __tablename__ = "submission_contact"
+
+    initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    client_hash: Mapped[str | None] = mapped_column(Text, comment="keyed hash of the submitting client, for abuse checks")
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                      server_default=func.now())

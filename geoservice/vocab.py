@@ -56,7 +56,8 @@ SERVICES = {
     "vrijwilligers": "Vrijwilligers",
 }
 
-STATUSES = {"pending": "In behandeling", "published": "Gepubliceerd", "archived": "Gearchiveerd"}
+STATUSES = {"pending": "In behandeling", "published": "Gepubliceerd", "archived": "Gearchiveerd",
+            "rejected": "Afgewezen"}
 PRECISIONS = {"address": "Adres", "postcode": "Postcode", "manual": "Handmatig"}
 SERVICE_AREA_TYPES = ("codes", "radius", "geojson")
 

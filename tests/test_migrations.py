@@ -35,3 +35,31 @@ def test_initiative_areas_are_derived_and_follow_a_new_cbs_load(engine_for, fres
     load_cbs(engine, [DATA / "buurten_2024_amsterdam.gpkg"])
     with engine.connect() as conn:
         assert conn.execute(select(Initiative.buurtcode).where(Initiative.id == new_id)).scalar() == "BU0363AD05"
+
+
+def test_one_head_and_accounts_migration_down_and_up(empty_db_url, engine_for):
+    """0005_accounts: its tables come and go, and a 'rejected' initiative survives a downgrade as 'archived'."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect, text
+
+    from geoservice import db
+
+    config = db.alembic_config(empty_db_url)
+    script = ScriptDirectory.from_config(config)
+    assert len(script.get_heads()) == 1
+    before = script.get_revision("0005_accounts").down_revision
+    engine = engine_for(empty_db_url)
+    with engine.begin() as conn:
+        rejected = make_initiative(conn, status="rejected")
+        conn.execute(text("INSERT INTO app_user (email, password_hash, role) VALUES ('a@example.nl', 'x', 'admin')"))
+    command.downgrade(config, before)
+    engine.dispose()
+    tables = set(inspect(engine).get_table_names())
+    assert not tables & {"app_user", "api_token", "audit_log", "submission_contact"}
+    with engine.connect() as conn:
+        assert conn.execute(select(Initiative.status).where(Initiative.id == rejected)).scalar() == "archived"
+    db.upgrade(empty_db_url)
+    assert db.current_revision(empty_db_url) == script.get_current_head()
+    with engine.begin() as conn:
+        conn.execute(Initiative.__table__.update().where(Initiative.id == rejected).values(status="rejected"))

@@ -7,7 +7,7 @@ import json
 from sqlalchemy import Connection
 
 from ..errors import InvalidParameter, NotFound
-from ..params import parse_code_of_level
+from ..params import parse_choice, parse_code_of_level
 from ..queries import outreach as queries
 from . import gaps
 from .gaps import GapParams, gap_units
@@ -99,3 +99,31 @@ def outreach_collection(conn: Connection, *, partner: int | None = None, gemeent
     } for region in regions]
     return {"type": "FeatureCollection", "parameters": used, "numberReturned": len(features),
             "features": features}
+
+
+# --- for request handlers and CSV -----------------------------------------------------------------
+
+FLAGS = {"true": True, "1": True, "ja": True, "false": False, "0": False, "nee": False}
+REGION_CSV_COLUMNS = ("rank", "n_units", "aantal_inwoners", "area_m2", "unit_codes", "unit_names",
+                      "unit_statuses", "gemeentecodes")
+
+
+def parse_flag(name: str, raw: str | None) -> bool:
+    """A yes/no request value: true/false, 1/0 or ja/nee; absent or empty is false."""
+    return FLAGS[parse_choice(name, raw, tuple(FLAGS), default="false")]
+
+
+def region_rows(regions: list[dict]) -> list[dict]:
+    """One flat row per region (REGION_CSV_COLUMNS): its units' codes, names and statuses as lists in the same
+    order (most inhabitants first), the gemeenten they lie in, and the area in m² to 0.1 m²."""
+    rows = []
+    for region in regions:
+        units = region["units"]
+        rows.append({
+            "rank": region["rank"], "n_units": region["n_units"], "aantal_inwoners": region["aantal_inwoners"],
+            "area_m2": round(region["area_m2"], 1),
+            "unit_codes": [u["code"] for u in units], "unit_names": [u["naam"] or "" for u in units],
+            "unit_statuses": [u["status"] for u in units],
+            "gemeentecodes": list(dict.fromkeys(u["gemeentecode"] for u in units)),
+        })
+    return rows

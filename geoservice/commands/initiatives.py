@@ -9,7 +9,7 @@ import click
 
 from ..errors import ImportRefused
 
-STATUS_CHOICES = ("pending", "published", "archived", "all")
+STATUS_CHOICES = ("pending", "published", "archived", "rejected", "all")
 
 
 def _to_stderr(message: str) -> None:

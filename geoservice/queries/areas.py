@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
@@ -99,3 +101,101 @@ def get_area(session: Session, level: str, jaar: int, code: str) -> dict | None:
         select(*columns, geojson_wgs84(model.geom).label("geometry"))
         .where(model.jaar == jaar, model.code == code)).first()
     return dict(row._mapping) if row else None
+
+
+def area_names(session: Session, jaar: int, codes: dict[str, str | None]) -> dict[str, str | None]:
+    """The names of areas of one year, e.g. {"buurt": code, "wijk": code} -> {"buurt": naam, "wijk": naam}.
+
+    A level whose code is None or not in that year's map gets None.
+    """
+    names: dict[str, str | None] = {}
+    for level, code in codes.items():
+        model = AREA_MODELS[level]
+        names[level] = None if code is None else session.scalar(
+            select(model.naam).where(model.jaar == jaar, model.code == code))
+    return names
+
+
+_UNITS_NEAR_PARTNER = text("""
+WITH partner_area AS (SELECT ST_Union(geom) AS geom FROM service_area WHERE partner_id = :partner),
+units AS (
+    SELECT s.code, coalesce(b.geom, w.geom) AS geom
+    FROM unnest(CAST(:codes AS text[]), CAST(:levels AS text[])) AS s(code, level)
+    LEFT JOIN buurt AS b ON s.level = 'buurt' AND b.jaar = :jaar AND b.code = s.code
+    LEFT JOIN wijk AS w ON s.level = 'wijk' AND w.jaar = :jaar AND w.code = s.code
+)
+SELECT u.code,
+       CASE WHEN ST_Intersects(u.geom, p.geom)
+            THEN ST_Area(ST_Intersection(u.geom, p.geom)) / nullif(ST_Area(u.geom), 0) ELSE 0 END AS share,
+       ST_Distance(u.geom, p.geom) AS distance_m
+FROM units AS u CROSS JOIN partner_area AS p
+WHERE u.geom IS NOT NULL AND p.geom IS NOT NULL
+""")
+
+
+def units_and_partner_areas(conn, partner_id: int, jaar: int, units: list[tuple[str, str]]) -> dict[str, dict]:
+    """Per (code, level) unit of one year: the share (0..1) inside a partner's service areas and the distance to them.
+
+    {code: {"share": float, "distance_m": float}}; metres and areas in RD New. Units missing from
+    that year's map, or a partner without service areas, give no entry.
+    """
+    if not units:
+        return {}
+    rows = conn.execute(_UNITS_NEAR_PARTNER, {
+        "partner": partner_id, "jaar": jaar,
+        "codes": [code for code, _ in units], "levels": [level for _, level in units]})
+    return {row.code: {"share": min(max(float(row.share or 0.0), 0.0), 1.0), "distance_m": float(row.distance_m)}
+            for row in rows}
+
+
+# --- gemeente outlines for maps -------------------------------------------------------------------
+
+# Metres per pixel of a 256-pixel web-map tile at zoom 0 on the equator (Web Mercator).
+EQUATOR_M_PER_PIXEL = 156_543.034
+MAP_LATITUDE = 52.0  # the Netherlands: a pixel covers cos(52°) of its equatorial size
+METRES_PER_DEGREE_LAT = 111_320.0
+
+
+def zoom_tolerance_m(zoom: int) -> float:
+    """Half a screen pixel at this web-map zoom at 52°N, in metres (RD New metres are ground metres here)."""
+    return EQUATOR_M_PER_PIXEL * math.cos(math.radians(MAP_LATITUDE)) / 2 ** zoom / 2
+
+
+def tolerance_decimals(tolerance_m: float) -> int:
+    """Decimals of WGS84 degrees worth writing for a geometry simplified to tolerance_m (2 to 6)."""
+    # one decimal more than the tolerance needs: rounding then moves a vertex by at most 1/20 of the tolerance
+    return max(2, min(6, math.ceil(math.log10(METRES_PER_DEGREE_LAT / tolerance_m)) + 1))
+
+
+def gemeente_outlines(session: Session, jaar: int, *, tolerance_m: float,
+                      code: str | None = None) -> dict[str, str]:
+    """Per gemeente code (all of a year, or one): its outline simplified to tolerance_m, WGS84 GeoJSON text.
+
+    ST_SimplifyPreserveTopology keeps every part (a gemeente never vanishes at a low zoom). Coordinates
+    get only the decimals the tolerance warrants (tolerance_decimals): ST_ReducePrecision snaps them to
+    that grid and keeps the polygons valid, dropping a sliver that would collapse rather than writing a
+    self-intersecting or inside-out ring. It needs valid input, hence ST_MakeValid first.
+    """
+    decimals = tolerance_decimals(tolerance_m)
+    simplified = func.ST_Transform(func.ST_SimplifyPreserveTopology(Gemeente.geom, tolerance_m), WGS84)
+    valid = func.ST_CollectionExtract(func.ST_MakeValid(simplified), 3)
+    snapped = func.ST_Multi(func.ST_CollectionExtract(func.ST_ReducePrecision(valid, 10.0 ** -decimals), 3))
+    geometry = func.ST_AsGeoJSON(func.ST_ForcePolygonCCW(snapped), decimals)
+    query = select(Gemeente.code, geometry.label("geometry")).where(Gemeente.jaar == jaar)
+    if code is not None:
+        query = query.where(Gemeente.code == code)
+    return {row.code: row.geometry for row in session.execute(query.order_by(Gemeente.code))}
+
+
+def gemeente_code_by_name(session: Session, jaar: int, naam: str) -> str | None:
+    """The code of the gemeente of a year with this name (case and surrounding space ignored), or None."""
+    return session.scalar(select(Gemeente.code).where(
+        Gemeente.jaar == jaar, func.lower(Gemeente.naam) == naam.strip().lower()).order_by(Gemeente.code).limit(1))
+
+
+def gemeente_bounds(session: Session, jaar: int, code: str) -> tuple[float, float, float, float] | None:
+    """(min_lon, min_lat, max_lon, max_lat) of a gemeente in WGS84, or None when there is no such gemeente."""
+    box = func.ST_Transform(func.ST_Envelope(Gemeente.geom), WGS84)
+    row = session.execute(select(func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box))
+                          .where(Gemeente.jaar == jaar, Gemeente.code == code)).first()
+    return None if row is None else tuple(float(v) for v in row)

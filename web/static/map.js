@@ -93,8 +93,8 @@ window.Samenkaart = (function () {
     box.className = "popup";
     box.appendChild(text("h3", "Regio " + p.rank));
     var list = document.createElement("dl");
-    row(list, "Inwoners", number(p.inwoners));
-    row(list, "Buurten of wijken", (p.units || []).length);
+    row(list, "Inwoners", number(p.aantal_inwoners));
+    row(list, "Buurten of wijken", p.n_units !== undefined ? p.n_units : (p.units || []).length);
     box.appendChild(list);
     return box;
   }
@@ -114,9 +114,9 @@ window.Samenkaart = (function () {
     box.appendChild(title);
     var list = document.createElement("dl");
     row(list, "Inwoners", number(p.aantal_inwoners));
-    row(list, "Inwoners in witte vlekken", p.share_inwoners_white_spot === null ? "onbekend"
-      : Math.round(p.share_inwoners_white_spot * 1000) / 10 + " %");
-    row(list, "Initiatieven per 1.000 inwoners", p.initiatives_per_1000);
+    row(list, "Inwoners in witte vlekken", p.white_spot_share === null || p.white_spot_share === undefined
+      ? "onbekend" : (Math.round(p.white_spot_share * 1000) / 10).toLocaleString("nl-NL") + " %");
+    row(list, "Initiatieven per 1.000 inwoners", number(p.initiatives_per_1000));
     box.appendChild(list);
     return box;
   }
@@ -139,7 +139,7 @@ window.Samenkaart = (function () {
   function tooltipText(kind, p) {
     if (kind === "units") { return p.naam + ": " + labelled("statuses", p.status); }
     if (kind === "gemeenten") { return p.naam; }
-    if (kind === "regions") { return "Regio " + p.rank + ": " + number(p.inwoners) + " inwoners"; }
+    if (kind === "regions") { return "Regio " + p.rank + ": " + number(p.aantal_inwoners) + " inwoners"; }
     return p.name || p.naam || "";
   }
 
@@ -188,7 +188,7 @@ window.Samenkaart = (function () {
         }
         var map = group._map;
         if (options.fit && map && layer.getBounds().isValid()) { map.fitBounds(layer.getBounds(), { maxZoom: 16 }); }
-        var count = (data.features || []).length;
+        var count = data.type === "Feature" ? 1 : (data.features || []).length;
         group.samenkaartLoaded = count;
         document.documentElement.dataset["layer_" + options.kind] = String(count);
         say(options.name + ": " + count + " op de kaart.");

@@ -1,3 +1,4 @@
 """Page handlers, one module per audience: thin, they parse input, call queries and render templates."""
 
 from . import gemeenten, info, initiative, partner, search  # noqa: F401
+from . import account  # noqa: F401

@@ -1,0 +1,124 @@
+"""Rate limits per client: a fixed-window counter in this process, behind an interface a shared store can implement.
+
+The in-process store counts per worker: with N gunicorn workers a client gets up to N times the limit.
+A shared store (Redis: INCR the key, EXPIRE it on the first hit, TTL for Retry-After) implements
+`RateLimiter.hit` the same way and makes the limit global (issue #7).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from flask import current_app, request
+
+from .errors import TooManyRequests
+
+EXTENSION = "geoservice.ratelimiter"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `limit` hits per `window_s` seconds for one client, counted under `name`."""
+
+    name: str
+    limit: int
+    window_s: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    remaining: int
+    retry_after: int  # seconds until the window ends (when not allowed: until a hit counts again)
+
+
+LOGIN = Limit("inloggen", 10, 15 * 60)
+
+
+class RateLimiter(Protocol):
+    """Counts hits per key; one call counts one hit and says whether it is allowed."""
+
+    def hit(self, key: str, limit: int, window_s: int) -> Decision: ...
+
+    def reset(self, key: str | None = None) -> None: ...
+
+
+class MemoryRateLimiter:
+    """Fixed windows that start at a key's first hit; thread-safe; forgets expired windows as it goes."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000):
+        self._clock = clock
+        self._max_keys = max_keys
+        self._windows: dict[str, tuple[float, int]] = {}  # key -> (window end, hits)
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, limit: int, window_s: int) -> Decision:
+        now = self._clock()
+        with self._lock:
+            end, hits = self._windows.get(key, (0.0, 0))
+            if end <= now:
+                if len(self._windows) >= self._max_keys:
+                    self._forget_expired(now)
+                end, hits = now + window_s, 0
+            hits += 1
+            self._windows[key] = (end, hits)
+        retry_after = max(1, math.ceil(end - now))
+        return Decision(allowed=hits <= limit, remaining=max(0, limit - hits), retry_after=retry_after)
+
+    def reset(self, key: str | None = None) -> None:
+        with self._lock:
+            if key is None:
+                self._windows.clear()
+            else:
+                self._windows.pop(key, None)
+
+    def _forget_expired(self, now: float) -> None:
+        for key in [k for k, (end, _) in self._windows.items() if end <= now]:
+            del self._windows[key]
+        if len(self._windows) >= self._max_keys:  # a flood of distinct keys: start afresh rather than grow
+            self._windows.clear()
+
+
+def client_address(remote_addr: str | None, forwarded_for: list[str], trusted_proxies: int) -> str:
+    """The client's address: remote_addr, or with `trusted_proxies` proxies in front the address the
+    outermost trusted proxy saw (counted from the right of X-Forwarded-For, which clients can prepend to)."""
+    if trusted_proxies > 0:
+        hops = [part.strip() for header in forwarded_for for part in header.split(",") if part.strip()]
+        if len(hops) >= trusted_proxies:
+            candidate = hops[-trusted_proxies]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass  # not an address: fall back to the peer rather than trust odd text
+    return remote_addr or "unknown"
+
+
+def current_client() -> str:
+    settings = current_app.extensions["geoservice.settings"]
+    return client_address(request.remote_addr, request.headers.getlist("X-Forwarded-For"),
+                          settings.trusted_proxies)
+
+
+def limiter() -> RateLimiter:
+    return current_app.extensions[EXTENSION]
+
+
+def enforce(limit: Limit, key: str | None = None) -> Decision:
+    """Count one hit of the current client (or `key`) against `limit`; TooManyRequests when over it."""
+    decision = limiter().hit(f"{limit.name}:{key or current_client()}", limit.limit, limit.window_s)
+    if not decision.allowed:
+        minutes = math.ceil(decision.retry_after / 60)
+        raise TooManyRequests(
+            f"Te veel pogingen. Probeer het over {minutes} {'minuut' if minutes == 1 else 'minuten'} opnieuw.",
+            retry_after=decision.retry_after)
+    return decision
+
+
+def init_app(app, store: RateLimiter | None = None) -> None:
+    app.extensions[EXTENSION] = store or MemoryRateLimiter()

@@ -1,0 +1,88 @@
+"""Security settings of the app: session cookies, upload limit, CSRF on forms, rate limiter, response headers."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import g
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from . import ratelimit
+from .config import Settings
+from .errors import InvalidParameter
+
+CSRF_MESSAGE = ("Het formulier is verlopen of onvolledig verstuurd. Laad de pagina opnieuw en probeer het "
+                "nog eens.")
+
+
+def csp_nonce() -> str:
+    """This request's nonce for inline scripts (templates: <script nonce="{{ csp_nonce() }}">)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def tile_source(tiles: str) -> str | None:
+    """The CSP source for a tile URL template: scheme and host, a {s}-style first label as '*'."""
+    if tiles == "none":
+        return None
+    parts = urlsplit(tiles)
+    labels = (parts.hostname or "").split(".")
+    if not parts.scheme or not labels[0]:
+        return None
+    if "{" in labels[0]:
+        labels[0] = "*"
+    if any("{" in label for label in labels[1:]):
+        return f"{parts.scheme}:"  # a placeholder deeper in the host cannot be a CSP wildcard
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{'.'.join(labels)}{port}"
+
+
+def content_security_policy(nonce: str, settings: Settings) -> str:
+    """Scripts only from us or with this request's nonce (Folium's inline map script); inline styles are
+    allowed because Leaflet positions tiles and markers with style attributes."""
+    images = " ".join(filter(None, ("'self'", "data:", tile_source(settings.tiles))))
+    return "; ".join((
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        "style-src 'self' 'unsafe-inline'",
+        f"img-src {images}",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    ))
+
+
+def init_app(app, settings: Settings, domain_error) -> None:
+    """Configure the app; domain_error(exc) is the app's response to a GeoserviceError (JSON or page)."""
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        MAX_CONTENT_LENGTH=int(settings.max_upload_mb * 1024 * 1024),
+    )
+    csrf = CSRFProtect(app)
+    from .api import api
+
+    csrf.exempt(api)  # token-authenticated JSON: no cookies, so nothing to forge
+    ratelimit.init_app(app)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+
+    from .auth import current_user
+
+    app.jinja_env.globals["current_user"] = current_user
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(exc: CSRFError):
+        return domain_error(InvalidParameter(CSRF_MESSAGE, code="CSRFError"))
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", content_security_policy(csp_nonce(), settings))
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        return response

@@ -81,7 +81,7 @@ def _query_params(document):
 
 # What a path needs before any other parameter can be tried on its own.
 REQUIRED = {"/api/v1/initiatives/nearby": "lat=52.2165&lon=5.2878&", "/api/v1/gaps": "gemeente=GM0308&",
-            "/api/v1/outreach": "gemeente=GM0308&"}
+            "/api/v1/outreach": "gemeente=GM0308&", "/api/v1/service-areas": "gemeente=GM0308&"}
 EXCLUSIVE = {("/api/v1/outreach", "partner")}  # not together with the required gemeente
 
 
@@ -160,6 +160,11 @@ def test_real_responses_match_their_documented_schemas(fresh_db_url, engine_for,
         ("/api/v1/areas/{code}", "/api/v1/areas/Baarn", "400"),
         ("/api/v1/areas/{code}/partners", "/api/v1/areas/BU03080102/partners", "200"),
         ("/api/v1/initiatives", "/api/v1/initiatives?bbox=1,2,3", "400"),
+        ("/api/v1/service-areas", "/api/v1/service-areas?gemeente=GM0308", "200"),
+        ("/api/v1/service-areas", "/api/v1/service-areas", "400"),
+        ("/api/v1/service-areas", "/api/v1/service-areas?gemeente=GM9999", "404"),
+        ("/api/v1/gaps/summary", "/api/v1/gaps/summary?gemeente=GM0308&format=geojson&zoom=10", "200"),
+        ("/api/v1/gaps/summary", "/api/v1/gaps/summary?format=geojson&zoom=23", "400"),
     ]
     for path, url, status in cases:
         response = client.get(url)

@@ -271,7 +271,7 @@ def test_api_responses_match_the_openapi_document(api, outreach_db):
     operation = document["paths"]["/api/v1/outreach"]["get"]
     documented = {p["name"] for p in operation["parameters"]}
     assert documented == {"partner", "gemeente", "cluster_m", "reach_m", "include_no_support", "level", "walk_m",
-                          "min_inwoners", "kind", "theme", "partner_services"}
+                          "min_inwoners", "kind", "theme", "partner_services", "format"}
     schema = operation["responses"]["200"]["content"]["application/geo+json"]["schema"]
     validator = OAS30Validator({**schema, "components": document["components"]})
     for query in ("gemeente=GM0308", f"partner={outreach_db[1]['baarn']}&include_no_support=true"):

@@ -21,6 +21,7 @@ from geoservice.vocab import INITIATIVE_KINDS, THEMES
 
 NETHERLANDS = (52.2, 5.3)
 NATIONAL_ZOOM = 7
+MAX_ZOOM = 19
 # the styles map.js knows for a layer; each page picks one per layer
 LAYER_KINDS = ("initiatives", "units", "service_areas", "regions", "gemeenten", "area")
 
@@ -32,7 +33,7 @@ STATUS_COLOURS = {
 }
 # Choropleths of the national overview: upper bounds of each class, light to dark.
 CHOROPLETHS = {
-    "share_inwoners_white_spot": {
+    "white_spot_share": {
         "label": "Aandeel inwoners in witte vlekken", "bins": [0.05, 0.15, 0.30, 0.50],
         "colours": ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"], "percent": True},
     "initiatives_per_1000": {
@@ -127,13 +128,14 @@ def new_map(settings: Settings, *, center: tuple[float, float] = NETHERLANDS, zo
 
     bounds = (min_lon, min_lat, max_lon, max_lat) fits the view to that box.
     """
+    # max_zoom also without a tile layer: marker clustering needs the map's maximum zoom
     m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True,
-                   width="100%", height="100%")
+                   width="100%", height="100%", max_zoom=MAX_ZOOM)
     # Folium's defaults point at CDNs and add jQuery/Bootstrap; map.js needs none of that
     m.default_js, m.default_css = [], []
     if settings.has_base_map:
         folium.TileLayer(tiles=settings.tiles, attr=settings.tiles_attribution, name="Achtergrondkaart",
-                         control=False, max_zoom=19).add_to(m)
+                         control=False, max_zoom=MAX_ZOOM).add_to(m)
     if bounds is not None:
         min_lon, min_lat, max_lon, max_lat = bounds
         m.fit_bounds([[min_lat, min_lon], [max_lat, max_lon]])

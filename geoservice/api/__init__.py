@@ -4,5 +4,6 @@ from flask import Blueprint
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import areas, gaps, initiatives, openapi, outreach, partners  # noqa: E402,F401  (routes register on import)
+from . import (areas, gaps, initiatives, openapi, outreach, partners,  # noqa: E402,F401  (routes register on import)
+               service_areas)
 from .health import health  # noqa: E402,F401

@@ -1,4 +1,5 @@
-"""Gap analysis endpoints: the units of a gemeente (GeoJSON or CSV) and summaries per gemeente (JSON or CSV)."""
+"""Gap analysis endpoints: the units of a gemeente (GeoJSON or CSV) and summaries per gemeente (JSON, CSV or
+GeoJSON with the gemeente outlines simplified for a map zoom)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from flask import request
 from ..analysis import gaps as analysis
 from ..db import get_session
 from ..errors import InvalidParameter
-from ..params import parse_choice
+from ..params import parse_choice, parse_int
+from ..queries import areas as area_queries
 from ..queries import gaps as queries
 from . import api
-from .geojson import GEOJSON, csv_response, respond
+from .geojson import GEOJSON, collection, csv_response, feature, respond
 
 UNIT_FORMATS = ("geojson", "csv")
-SUMMARY_FORMATS = ("json", "csv")
+SUMMARY_FORMATS = ("json", "csv", "geojson")
 ORDERS = ("asc", "desc")
+ZOOM = {"default": 8, "minimum": 0, "maximum": 22}  # web-map zoom the summary's outlines are simplified for
 
 
 def gap_params(args) -> analysis.GapParams:
@@ -52,6 +55,7 @@ def gaps_summary():
     sort = parse_choice("sort", args.get("sort"), analysis.SORT_KEYS, default="gemeentecode")
     order = parse_choice("order", args.get("order"), ORDERS, default="asc" if sort in analysis.TEXT_KEYS else "desc")
     output = parse_choice("format", args.get("format"), SUMMARY_FORMATS, default="json")
+    zoom = parse_int("zoom", args.get("zoom"), **ZOOM)  # checked for every format, used by geojson
     session = get_session()
     jaar = analysis.require_year(session)
     raw = args.get("gemeente")
@@ -60,5 +64,13 @@ def gaps_summary():
     if output == "csv":
         return csv_response(list(analysis.SUMMARY_COLUMNS), rows, f"witte-vlekken-{code or 'nederland'}.csv")
     used = {**analysis.parameters(params, jaar), "gemeente": code, "sort": sort, "order": order}
+    if output == "geojson":
+        tolerance = area_queries.zoom_tolerance_m(zoom)
+        outlines = area_queries.gemeente_outlines(session, jaar, tolerance_m=tolerance, code=code)
+        # the figures and the outlines meet by code; the spatial work is done in the query
+        features = [feature(row["gemeentecode"], outlines.get(row["gemeentecode"]), row) for row in rows]
+        return respond(collection(
+            features, parameters={**used, "zoom": zoom, "tolerance_m": round(tolerance, 3)},
+            status_labels=analysis.STATUS_LABELS, numberReturned=len(features)), GEOJSON)
     return respond({"parameters": used, "status_labels": analysis.STATUS_LABELS, "numberReturned": len(rows),
                     "gemeenten": rows})

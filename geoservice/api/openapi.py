@@ -295,8 +295,12 @@ def gap_paths() -> dict:
                                                    "default": "gemeentecode"}),
         param("order", "asc of desc; standaard desc voor getallen, asc voor code, naam en niveau. Lege waarden "
                        "komen altijd onderaan.", {"type": "string", "enum": list(gaps.ORDERS)}),
-        param("format", "json (standaard) of csv.",
+        param("format", "json (standaard), csv, of geojson: elke gemeente als Feature met de rij als properties en "
+                        "de gemeentegrens als geometrie, vereenvoudigd voor zoom.",
               {"type": "string", "enum": list(gaps.SUMMARY_FORMATS), "default": "json"}),
+        param("zoom", "Alleen bij format=geojson: het zoomniveau van de webkaart (0 tot 22) waarvoor de grenzen "
+                      "vereenvoudigd worden, tot op een halve pixel (op 52° noorderbreedte, in meters RD).",
+              integer(**gaps.ZOOM)),
     ]
     csv = {CSV: {"type": "string", "description": "CSV (UTF-8, komma's) met dezelfde velden als de JSON."}}
     return {
@@ -310,7 +314,8 @@ def gap_paths() -> dict:
             "gapSummary", "Witte vlekken",
             "Witte vlekken per gemeente: gebieden en inwoners per status, aandeel inwoners in witte vlekken, "
             "initiatieven per 1.000 inwoners en actieve partners.",
-            summary_params, {"200": ok("Een rij per gemeente.", ref("GapSummaryList"), also=csv)},
+            summary_params, {"200": ok("Een rij per gemeente.", ref("GapSummaryList"),
+                                       also={**csv, GEOJSON: ref("GapSummaryCollection")})},
             errors=("400", "404", "503")),
     }
 
@@ -346,6 +351,9 @@ def gap_schemas() -> dict:
         "nearest_max_m": integer(), "coverage_min": number, "partner_share_min": number,
         "cbs_jaar": integer(), "gemeente": nullable(code),
         "sort": vocabulary(analysis.SORT_KEYS, ""), "order": vocabulary(("asc", "desc"), ""),
+        "zoom": {**integer(), "description": "Alleen bij format=geojson van de samenvatting."},
+        "tolerance_m": {**number, "description": "Alleen bij format=geojson van de samenvatting: de "
+                                                 "vereenvoudiging van de grenzen in meters (RD)."},
     }, ["level", "walk_m", "min_inwoners", *terms_of, "nearest_max_m", "coverage_min", "partner_share_min",
         "cbs_jaar", "gemeente"])
     labels = obj({s: text for s in analysis.STATUSES})
@@ -364,8 +372,45 @@ def gap_schemas() -> dict:
             "type": {"type": "string", "enum": ["FeatureCollection"]}, "parameters": ref("GapParameters"),
             "gemeente": obj({"code": code, "naam": nullable(text)}), "status_labels": labels,
             "numberReturned": integer(), "features": {"type": "array", "items": ref("GapUnitFeature")}}),
-        "GapSummaryList": obj({"parameters": ref("GapParameters"), "status_labels": labels,
-                               "numberReturned": integer(), "gemeenten": {"type": "array", "items": summary}}),
+        "GapSummary": summary,
+        "GapSummaryList": obj({"parameters": ref("GapParameters"), "status_labels": labels, "numberReturned": integer(),
+                               "gemeenten": {"type": "array", "items": ref("GapSummary")}}),
+        "GapSummaryFeature": obj({"type": {"type": "string", "enum": ["Feature"]}, "id": code,
+                                  "geometry": ref("MultiPolygon"), "properties": ref("GapSummary")}),
+        "GapSummaryCollection": obj({
+            "type": {"type": "string", "enum": ["FeatureCollection"]}, "parameters": ref("GapParameters"),
+            "status_labels": labels, "numberReturned": integer(),
+            "features": {"type": "array", "items": ref("GapSummaryFeature")}}),
+    }
+
+
+# --- service areas per gemeente (/api/v1/service-areas) --------------------------------------------
+
+def service_area_paths() -> dict:
+    gemeente = param("gemeente", "CBS-code van de gemeente (GM0363); hoofdletters niet verplicht.",
+                     {"type": "string", "example": "GM0363"}, required=True)
+    return {"/api/v1/service-areas": operation(
+        "gemeenteServiceAreas", "Partners",
+        "De werkgebieden van alle partners die (deels) in een gemeente liggen; alleen de grens raken telt niet.",
+        [gemeente], {"200": ok("Hele werkgebieden in WGS84, vereenvoudigd tot op 1 m; op naam van de partner.",
+                               ref("GemeenteServiceAreaCollection"), GEOJSON)}, errors=("400", "404", "503"))}
+
+
+def service_area_schemas() -> dict:
+    text = {"type": "string"}
+    properties = obj({
+        "id": integer(), "partner_id": integer(), "partner_name": text, "name": text,
+        "definition_type": vocabulary(SERVICE_AREA_TYPES, "Hoe het werkgebied is vastgelegd."),
+        "cbs_jaar": nullable(integer()), "area_m2": {"type": "number", "description": "m² (RD New), het hele gebied"}})
+    return {
+        "GemeenteServiceAreaFeature": obj({"type": {"type": "string", "enum": ["Feature"]}, "id": integer(),
+                                           "geometry": ref("MultiPolygon"), "properties": properties}),
+        "GemeenteServiceAreaCollection": obj({
+            "type": {"type": "string", "enum": ["FeatureCollection"]},
+            "gemeente": obj({"code": {"type": "string", "pattern": CBS_CODE}, "naam": nullable(text)}),
+            "numberPartners": {**integer(), "description": "Verschillende partners met een werkgebied hier."},
+            "numberReturned": integer(),
+            "features": {"type": "array", "items": ref("GemeenteServiceAreaFeature")}}),
     }
 
 
@@ -373,6 +418,7 @@ def gap_schemas() -> dict:
 
 def outreach_paths() -> dict:
     from ..analysis import outreach as analysis
+    from . import outreach as outreach_api
 
     shared = {p["name"]: p for p in gap_paths()["/api/v1/gaps"]["get"]["parameters"]}  # the same gap settings
     parameters = [
@@ -387,12 +433,17 @@ def outreach_paths() -> dict:
         param("include_no_support", "Ook gebieden met een initiatief in de buurt maar te weinig partnerdekking "
                                     "(no_support).", {"type": "boolean", "default": False}),
         *(shared[name] for name in ("level", "walk_m", "min_inwoners", "kind", "theme", "partner_services")),
+        param("format", "geojson (standaard) of csv: een rij per regio, zonder geometrie; de codes, namen en "
+                        "statussen van de gebieden gescheiden door ;.",
+              {"type": "string", "enum": list(outreach_api.FORMATS), "default": "geojson"}),
     ]
+    csv = {CSV: {"type": "string", "description": "CSV (UTF-8, komma's), een rij per regio: "
+                 + ", ".join(analysis.REGION_CSV_COLUMNS) + ". Lijsten gescheiden door ;, in dezelfde volgorde."}}
     return {"/api/v1/outreach": operation(
         "outreachRegions", "Witte vlekken",
         "Regio's om te groeien: witte vlekken bij elkaar, op inwoners gesorteerd, voor een partner of een gemeente.",
         parameters, {"200": ok("De regio's; geometrie in WGS84 (vereniging van de gebieden, niet vereenvoudigd).",
-                               ref("OutreachCollection"), GEOJSON)}, errors=("400", "404", "503"))}
+                               ref("OutreachCollection"), GEOJSON, also=csv)}, errors=("400", "404", "503"))}
 
 
 def outreach_schemas() -> dict:
@@ -433,9 +484,9 @@ def document() -> dict:
         },
         "servers": [{"url": request.url_root.rstrip("/")}],
         "tags": [{"name": n} for n in ("Initiatieven", "Partners", "Gebieden", "Witte vlekken", "Service")],
-        "paths": {**paths(), **gap_paths(), **outreach_paths(), **ogc_paths()},
+        "paths": {**paths(), **gap_paths(), **service_area_paths(), **outreach_paths(), **ogc_paths()},
         "components": {
-            "schemas": {**schemas(), **gap_schemas(), **outreach_schemas()},
+            "schemas": {**schemas(), **gap_schemas(), **service_area_schemas(), **outreach_schemas()},
             "responses": {
                 "E400": {"description": "Ontbrekende of ongeldige parameter.", **error},
                 "E404": {"description": "Bestaat niet (of niet gepubliceerd), of niets gevonden.", **error},

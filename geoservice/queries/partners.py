@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import AREA_MODELS, Partner, ServiceArea
+from ..models import AREA_MODELS, Gemeente, Partner, ServiceArea
 from .common import geojson_wgs84
 from ..params import MAX_DB_ID
 
@@ -91,3 +91,27 @@ def partners_covering(session: Session, level: str, jaar: int, code: str, *, min
         if share > 0 and round(share, SHARE_DECIMALS) >= min_share:
             found.append({**item, "covered_share": round(share, SHARE_DECIMALS)})
     return _with_area_summaries(session, found)
+
+
+SIMPLIFY_M = 1.0  # as the gap units: vertices within 1 m of a straight line are dropped from the output
+
+
+def service_areas_in_gemeente(session: Session, jaar: int, gemeente: str) -> list[dict]:
+    """Every service area overlapping a gemeente (touching its border is not enough), whole, with its partner.
+
+    The same rule as the gap summary's partners_active, so the partners on a gemeente's map are the
+    partners it counts. Each dict: id, partner_id, partner_name, name, definition_type, cbs_jaar,
+    area_m2 (RD New) and geometry (WGS84 GeoJSON text, simplified to 1 m); by partner name, then name.
+    """
+    target = (select(Gemeente.geom).where(Gemeente.jaar == jaar, Gemeente.code == gemeente)
+              .scalar_subquery())
+    rows = session.execute(
+        select(ServiceArea.id, ServiceArea.partner_id, Partner.name.label("partner_name"), ServiceArea.name,
+               ServiceArea.definition_type, ServiceArea.cbs_jaar,
+               func.round(func.ST_Area(ServiceArea.geom)).label("area_m2"),
+               geojson_wgs84(func.ST_Multi(func.ST_SimplifyPreserveTopology(ServiceArea.geom, SIMPLIFY_M)))
+               .label("geometry"))
+        .join(Partner, Partner.id == ServiceArea.partner_id)
+        .where(func.ST_Intersects(ServiceArea.geom, target), ~func.ST_Touches(ServiceArea.geom, target))
+        .order_by(Partner.name, ServiceArea.name, ServiceArea.id))
+    return [{**r._mapping, "area_m2": float(r.area_m2)} for r in rows]

@@ -10,25 +10,36 @@ after `--outage` s started again; gunicorn is never touched. Prints a timeline p
 during the outage only 503s (JSON error shape with Retry-After for the API, the Dutch page for the search
 page), no 500, no request without an answer within --timeout; 200s again within --recover-within s of the
 restart, with the same gunicorn workers. Exits 1 when a check fails.
+
+Alongside the load a submitter POSTs /api/v1/submissions (--submit-every s, each from its own address via
+X-Forwarded-For, so the per-client limit does not interfere). After the restart every submission that was
+acknowledged (201) must be in the database and none answered 503 may be; the counts are printed.
+`--stop-mode immediate` stops PostGIS like a crash (no shutdown checkpoint): with the embedded cluster's
+synchronous_commit = off only the submissions' own `SET LOCAL synchronous_commit = on` keeps them.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import http.client
 import json
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 from _common import (ScratchDatabases, default_workers, machine, run_load, sample_points, start_gunicorn,
                      stop_gunicorn)
 from generate import build
 from load import mixed_requests
 
+from geoservice import db
 from geoservice.config import Settings
 from geoservice.localdb import LocalCluster
 
@@ -84,6 +95,95 @@ def timeline(samples, events: dict[str, float]) -> None:
         print(f"{second:>6}  {counts:<39} {slowest[second] * 1000:>6.0f} ms  {'; '.join(marks[second])}")
 
 
+SUBMIT_AT = (5.2878, 52.2165)  # Baarn: the submissions' points, jittered by a few hundred metres
+
+
+class Submitted(NamedTuple):
+    at: float  # when it was sent, seconds after t0
+    name: str
+    status: int  # 0: no HTTP answer
+    seconds: float
+    body: bytes
+
+
+def submitter(port: int, stop_at: float, every: float, timeout_s: float, t0: float, run: str,
+              out: list[Submitted]) -> None:
+    """POST a new submission every `every` seconds until `stop_at`, each from its own client address."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    n = 0
+    while time.perf_counter() < stop_at:
+        n += 1
+        name = f"Storingstest {run} {n:04d}"
+        body = json.dumps({"name": name, "kind": "overig", "lon": SUBMIT_AT[0] + (n % 20) * 0.0002,
+                           "lat": SUBMIT_AT[1] + (n % 13) * 0.0002, "contact": {"email": f"test{n}@example.org"}})
+        address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+        headers = {"Content-Type": "application/json", "X-Forwarded-For": address}
+        sent = time.perf_counter()
+        status, answer = 0, b""
+        try:
+            conn.request("POST", "/api/v1/submissions", body=body, headers=headers)
+            response = conn.getresponse()
+            status, answer = response.status, response.read()[:2000]
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+        out.append(Submitted(sent - t0, name, status, time.perf_counter() - sent, answer))
+        time.sleep(max(0.0, sent + every - time.perf_counter()))
+
+
+def stored_names(url: str, run: str) -> set[str]:
+    """The names of this run's submissions that are in the database."""
+    from sqlalchemy import text
+
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return set(conn.scalars(text("SELECT name FROM initiative WHERE source = 'aanmelding' AND name LIKE :p"),
+                                    {"p": f"Storingstest {run} %"}))
+    finally:
+        engine.dispose()
+
+
+def stop_cluster(cluster: LocalCluster, mode: str) -> None:
+    """fast: pg_ctl stop -m fast (open connections are cut, a shutdown checkpoint is written);
+    immediate: SIGQUIT to the postmaster, as pg_ctl -m immediate (no checkpoint; recovery on the next start)."""
+    if mode == "fast":
+        cluster.stop()
+        return
+    pid = int((cluster.datadir / "postmaster.pid").read_text().splitlines()[0])
+    os.kill(pid, signal.SIGQUIT)
+    deadline = time.time() + 30
+    while cluster.is_running() and time.time() < deadline:
+        time.sleep(0.05)
+
+
+def report_submissions(submitted: list[Submitted], stored: set[str], events: dict[str, float]) -> bool:
+    """Counts of the submissions and the durability checks; True when they hold."""
+    by_status = collections.Counter(s.status or "no answer" for s in submitted)
+    acked = [s for s in submitted if s.status == 201]
+    refused = [s for s in submitted if s.status == 503]
+    lost = [s for s in acked if s.name not in stored]
+    phantom = [s for s in refused if s.name in stored]
+    unclear = [s for s in submitted if s.status not in (201, 503)]
+    after = [s for s in acked if s.at >= events["started"]]
+    counts = ", ".join(f"{k}×{n}" for k, n in sorted(by_status.items(), key=str))
+    print(f"submissions: {len(submitted)} sent: {counts}")
+    print(f"  acknowledged (201): {len(acked)}, of which in the database after the restart: {len(acked) - len(lost)}")
+    print(f"  answered 503: {len(refused)}, of which in the database: {len(phantom)}")
+    if unclear:
+        print(f"  other answers: {len(unclear)}, of which in the database: {sum(s.name in stored for s in unclear)}")
+    checks = [
+        ("every acknowledged submission survived the restart", not lost, f"{len(lost)} lost"),
+        ("no submission answered 503 was stored", not phantom, f"{len(phantom)} stored anyway"),
+        ("submissions answered 503 during the outage", bool(refused), "none"),
+        ("submissions acknowledged again after the restart", bool(after), "none"),
+        ("no other answers (500, no answer)", not unclear, f"{len(unclear)}"),
+    ]
+    for label, ok, detail in checks:
+        print(f"  {'ok  ' if ok else 'FAIL'} {label}{'' if ok else ': ' + detail}")
+    return all(ok for _, ok, _ in checks)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=float, default=5, help="Seconds of normal load before PostGIS stops.")
@@ -97,6 +197,10 @@ def main() -> None:
                         help="A request without an answer after this many seconds hangs.")
     parser.add_argument("--recover-within", type=float, default=10,
                         help="Seconds after the restart by which every request must answer 200 again.")
+    parser.add_argument("--submit-every", type=float, default=0.1,
+                        help="Seconds between two submissions (POST /api/v1/submissions) during the run.")
+    parser.add_argument("--stop-mode", choices=("fast", "immediate"), default="fast",
+                        help="How PostGIS is stopped: fast (pg_ctl -m fast) or immediate (like a crash).")
     args = parser.parse_args()
     print(f"machine: {machine()}")
 
@@ -116,11 +220,13 @@ def main() -> None:
             if n % PAGE_EVERY == PAGE_EVERY - 1:
                 lon, lat = points[n]
                 requests.append(("page", page_path(lon, lat)))
+        os.environ["GEOSERVICE_TRUSTED_PROXIES"] = "1"  # each submission comes "from" its own address
         proc, port = start_gunicorn(url, args.workers, log=log)
         run_load(port, requests[: args.workers * 4], seconds=2, connections=args.workers)  # warm up
         workers_before = worker_pids(proc.pid)
         print(f"gunicorn: master {proc.pid}, {len(workers_before)} workers on 127.0.0.1:{port}; "
-              f"{args.connections} connections; PostGIS stops at {args.before:g} s for {args.outage:g} s")
+              f"{args.connections} connections + a submission every {args.submit_every:g} s; PostGIS stops "
+              f"({args.stop_mode}) at {args.before:g} s for {args.outage:g} s")
 
         total = args.before + args.outage + args.after
         t0 = time.perf_counter()
@@ -131,16 +237,22 @@ def main() -> None:
 
         loader = threading.Thread(target=load)
         loader.start()
+        run_id, submitted = uuid.uuid4().hex[:8], []
+        poster = threading.Thread(target=submitter, args=(port, t0 + total, args.submit_every, args.timeout, t0,
+                                                          run_id, submitted))
+        poster.start()
         events = {}
         time.sleep(max(0.0, t0 + args.before - time.perf_counter()))
         events["stop"] = time.perf_counter() - t0
-        cluster.stop()
+        stop_cluster(cluster, args.stop_mode)
         events["stopped"] = time.perf_counter() - t0
         time.sleep(max(0.0, t0 + args.before + args.outage - time.perf_counter()))
         events["start"] = time.perf_counter() - t0
         cluster.start()
         events["started"] = time.perf_counter() - t0
         loader.join()
+        poster.join()
+        stored = stored_names(url, run_id)
         workers_after = worker_pids(proc.pid)
         logged = (scratch / "gunicorn.log").read_text(errors="replace")
     finally:
@@ -154,6 +266,7 @@ def main() -> None:
     samples = sorted(result["samples"], key=lambda s: s.at + s.seconds)
     timeline(samples, events)
     verdict = report(samples, events, args)
+    verdict = report_submissions(sorted(submitted, key=lambda s: s.at), stored, events) and verdict
     tracebacks = logged.count("Traceback (most recent call last)")
     print(f"gunicorn log: {logged.count('database unavailable on')} × 'database unavailable' (one line each), "
           f"{tracebacks} tracebacks")

@@ -24,7 +24,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 HSDS_VERSION = "3.0"
 # Fixed, so that every export gives the same HSDS ids to the same initiative.
 HSDS_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:samenkaart:hsds")
-HSDS_STATUS = {"published": "active", "pending": "inactive", "archived": "inactive"}
+HSDS_STATUS = {"published": "active", "pending": "inactive", "archived": "inactive", "rejected": "inactive"}
 
 
 def select_initiatives(conn: Connection, statuses: tuple[str, ...] = ("published",)) -> list[dict]:

@@ -210,6 +210,8 @@ def _number(value: object, column: str) -> float:
         number = float(value) if isinstance(value, (int, float)) else float(str(value).strip().replace(",", "."))
     except ValueError:
         raise Invalid(f"'{str(value).strip()[:30]}' is geen getal", column) from None
+    except OverflowError:  # an integer with hundreds of digits
+        raise Invalid("is geen eindig getal", column) from None
     if not math.isfinite(number):
         raise Invalid("is geen eindig getal", column)
     return number
@@ -258,12 +260,19 @@ def clean_polygon(value: object) -> dict:
     return {"type": kind, "coordinates": coordinates}
 
 
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _check_ring(ring: object) -> int:
     if not isinstance(ring, list) or len(ring) < 4:
         raise Invalid("een ring heeft minstens 4 punten nodig (het laatste gelijk aan het eerste)")
     for position in ring:
         if (not isinstance(position, list) or len(position) not in (2, 3)
-                or not all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
+                or not all(isinstance(c, (int, float)) and not isinstance(c, bool) and _finite(c)
                            for c in position)):
             raise Invalid("elk punt moet [lon, lat] zijn, twee getallen")
         if not (-180 <= position[0] <= 180 and -90 <= position[1] <= 90):

@@ -39,6 +39,7 @@ class Decision:
 
 
 LOGIN = Limit("inloggen", 10, 15 * 60)
+SUBMIT = Limit("aanmelden", 5, 60 * 60)  # public submissions (form and API together) per client
 
 
 class RateLimiter(Protocol):

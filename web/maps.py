@@ -176,3 +176,25 @@ def render(m: folium.Map) -> MapParts:
     root = m.get_root()
     root.render()  # resolves names and collects children before the parts are rendered
     return MapParts(html=Markup(root.html.render()), script=Markup(root.script.render()))
+
+
+# --- partner editing -------------------------------------------------------------------------------
+
+class FillPoint(MacroElement):
+    """Clicking the map fills a form's lat/lon fields and shows the circle of its radius_m; it does not submit."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        Samenkaart.fillPoint({{ this._parent.get_name() }}, {{ this.form_id|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, form_id: str):
+        super().__init__()
+        self._name = "FillPoint"
+        self.form_id = form_id
+
+
+def add_point_filler(m: folium.Map, form_id: str) -> None:
+    """A point picker for forms that have more to fill in (a name, a radius) before they are sent."""
+    m.add_child(FillPoint(form_id))

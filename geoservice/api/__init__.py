@@ -6,4 +6,6 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from . import (areas, gaps, initiatives, openapi, outreach, partners,  # noqa: E402,F401  (routes register on import)
                service_areas)
+from . import partner_editing  # noqa: E402,F401  (partner editors' writes)
+from . import moderation  # noqa: E402,F401  (submissions and moderation)
 from .health import health  # noqa: E402,F401

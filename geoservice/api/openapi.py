@@ -470,8 +470,21 @@ def outreach_schemas() -> dict:
     }
 
 
+def merge_path_items(*groups: dict) -> dict:
+    """Paths of several modules in one; a path documented by two (GET here, PATCH there) keeps both."""
+    merged: dict = {}
+    for group in groups:
+        for path, item in group.items():
+            merged[path] = {**merged.get(path, {}), **item}
+    return merged
+
+
 def document() -> dict:
     """The whole document; the server URL is the one this request came in on."""
+    # the write endpoints' modules build on this one's helpers, so they are imported here, not at the top
+    from . import openapi_moderation as moderation
+    from . import openapi_partner_editing as partner_editing
+
     error = {"content": {JSON: {"schema": ref("Error")}}}
     return {
         "openapi": OPENAPI_VERSION,
@@ -483,10 +496,14 @@ def document() -> dict:
             "license": {"name": "Data: CBS / Kadaster, CC BY 4.0"},
         },
         "servers": [{"url": request.url_root.rstrip("/")}],
-        "tags": [{"name": n} for n in ("Initiatieven", "Partners", "Gebieden", "Witte vlekken", "Service")],
-        "paths": {**paths(), **gap_paths(), **service_area_paths(), **outreach_paths(), **ogc_paths()},
+        "tags": [{"name": n} for n in ("Initiatieven", "Partners", "Gebieden", "Witte vlekken", "Service",
+                                       moderation.TAG_SUBMIT, moderation.TAG_MODERATION)],
+        "paths": merge_path_items(paths(), gap_paths(), service_area_paths(), outreach_paths(), ogc_paths(),
+                                  moderation.paths(), partner_editing.paths()),
         "components": {
-            "schemas": {**schemas(), **gap_schemas(), **service_area_schemas(), **outreach_schemas()},
+            "schemas": {**schemas(), **gap_schemas(), **service_area_schemas(), **outreach_schemas(),
+                        **moderation.schemas(), **partner_editing.schemas()},
+            "securitySchemes": partner_editing.bearer_scheme(),
             "responses": {
                 "E400": {"description": "Ontbrekende of ongeldige parameter.", **error},
                 "E404": {"description": "Bestaat niet (of niet gepubliceerd), of niets gevonden.", **error},

@@ -239,3 +239,50 @@ window.Samenkaart = (function () {
 
   return { loadLayer: loadLayer, searchedPoint: searchedPoint, pickPoint: pickPoint, safeUrl: safeUrl };
 })();
+
+/* Partner editing: clicking the map fills a form's lat/lon fields without submitting it, and shows the
+ * point with the circle of the form's radius_m, redrawn while the fields are typed in. It listens to
+ * "preclick", which the map fires for every click, also on a service area (whose popup stops "click"). */
+window.Samenkaart.fillPoint = function (map, formId) {
+  "use strict";
+  var form = document.getElementById(formId);
+  if (!form || !form.elements.lat || !form.elements.lon) { return; }
+  var marker = null, circle = null;
+
+  function number(field) {
+    var value = field ? parseFloat(String(field.value).replace(",", ".")) : NaN;
+    return isFinite(value) ? value : null;
+  }
+
+  function draw() {
+    var lat = number(form.elements.lat), lon = number(form.elements.lon), radius = number(form.elements.radius_m);
+    if (circle) { map.removeLayer(circle); circle = null; }
+    if (lat === null || lon === null || Math.abs(lat) > 90 || Math.abs(lon) > 180) {
+      if (marker) { map.removeLayer(marker); marker = null; }
+      return;
+    }
+    if (marker) { marker.setLatLng([lat, lon]); } else {
+      marker = L.circleMarker([lat, lon], { radius: 7, color: "#e07a00", weight: 3, fillColor: "#ffffff",
+                                            fillOpacity: 1, interactive: false }).addTo(map);
+    }
+    if (radius !== null && radius > 0 && radius <= 100000) {
+      circle = L.circle([lat, lon], { radius: radius, color: "#e07a00", weight: 2, fillOpacity: 0.1,
+                                      interactive: false }).addTo(map);
+    }
+  }
+
+  map.on("preclick", function (event) {
+    form.elements.lat.value = event.latlng.lat.toFixed(6);
+    form.elements.lon.value = event.latlng.lng.toFixed(6);
+    draw();
+    var live = document.getElementById("map-status");
+    if (live) {
+      live.textContent = "Punt gekozen: " + form.elements.lat.value + ", " + form.elements.lon.value +
+        ". Vul een naam en de straal in en kies Werkgebied toevoegen.";
+    }
+  });
+  ["lat", "lon", "radius_m"].forEach(function (name) {
+    if (form.elements[name]) { form.elements[name].addEventListener("input", draw); }
+  });
+  draw();
+};

@@ -1,0 +1,117 @@
+"""Anyone: propose an initiative (`/aanmelden`); it waits as `pending` until a moderator has looked at it."""
+
+from __future__ import annotations
+
+from branca.element import MacroElement
+from flask import current_app, redirect, render_template, request, url_for
+from jinja2 import Template
+
+from geoservice import ratelimit, submissions
+from geoservice.db import get_session
+from geoservice.errors import GeoserviceError
+from geoservice.geocode import app_geocoder
+from geoservice.vocab import INITIATIVE_KINDS, THEMES
+
+from .. import maps, pages
+
+HONEYPOT = "organisatie_url"  # a field people never see; bots fill in every field
+TEXT_FIELDS = (*(name for name in submissions.FIELDS if name != "themes"), *submissions.POINT_FIELDS,
+               *submissions.CONTACT_FIELDS)
+FORM_MAX = 6000  # no form field is longer (the description allows 5,000 characters)
+PICKED_ZOOM = 16
+
+
+class FillPoint(MacroElement):
+    """A click on the map writes its lat/lon into a form's fields and marks it; the form is not sent.
+
+    Without JavaScript the form works as well: the address or postcode fields are enough.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map) {
+          var form = document.getElementById({{ this.form_id|tojson }});
+          var status = document.getElementById("map-status");
+          if (!form || !form.elements.lat || !form.elements.lon) { return; }
+          var marker = null;
+          function mark(lat, lon) {
+            if (marker) { marker.setLatLng([lat, lon]); return; }
+            marker = L.circleMarker([lat, lon], {radius: 9, color: "#0b4f6c", weight: 3, fillOpacity: 0.5})
+              .addTo(map);
+          }
+          var lat = parseFloat(form.elements.lat.value), lon = parseFloat(form.elements.lon.value);
+          if (isFinite(lat) && isFinite(lon)) { mark(lat, lon); }
+          map.on("click", function (event) {
+            form.elements.lat.value = event.latlng.lat.toFixed(6);
+            form.elements.lon.value = event.latlng.lng.toFixed(6);
+            mark(event.latlng.lat, event.latlng.lng);
+            if (status) {
+              status.textContent = "Punt gekozen: " + form.elements.lat.value + ", " + form.elements.lon.value + ".";
+            }
+          });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, form_id: str):
+        super().__init__()
+        self._name = "FillPoint"
+        self.form_id = form_id
+
+
+def point_map(form_id: str, lat: str = "", lon: str = ""):
+    """A small map whose clicks fill the form's lat/lon fields, centred on the point already in them."""
+    settings = current_app.extensions["geoservice.settings"]
+    try:
+        point = submissions.clean_point(lat, lon)
+    except ValueError:
+        point = None
+    m = (maps.new_map(settings, center=(point.lat, point.lon), zoom=PICKED_ZOOM) if point
+         else maps.new_map(settings))
+    m.add_child(FillPoint(form_id))
+    return maps.render(m)
+
+
+def form_values(form) -> dict:
+    """The submitted text of every field (cut to a sane length) and the chosen themes, to show them again."""
+    values = {name: (form.get(name) or "")[:FORM_MAX] for name in TEXT_FIELDS}
+    values["themes"] = [t for t in form.getlist("themes") if t in THEMES]
+    return values
+
+
+def render_form(values: dict, problems: dict | None = None, error: str | None = None):
+    return render_template(
+        "aanmelden.html", values=values, problems=problems or {}, error=error, labels=submissions.LABELS,
+        kinds=INITIATIVE_KINDS, themes=THEMES, honeypot=HONEYPOT,
+        map=point_map("aanmeld-form", values.get("lat", ""), values.get("lon", "")),
+        assets=maps.asset_urls(), map_config=maps.map_config())
+
+
+@pages.route("/aanmelden", methods=["GET", "POST"])
+def aanmelden():
+    if request.method == "GET":
+        return render_form({name: "" for name in TEXT_FIELDS} | {"themes": []})
+    if request.form.get(HONEYPOT, "").strip():
+        # a bot: it gets the same answer as a person, and nothing is stored
+        return redirect(url_for("web.aanmelden_ontvangen"), code=303)
+    values = form_values(request.form)
+    fields = {name: values[name] for name in (*submissions.FIELDS, *submissions.POINT_FIELDS) if name != "themes"}
+    fields["themes"] = request.form.getlist("themes")
+    contact = {key: values[f"contact_{key}"] for key in ("name", "email", "phone")}
+    try:
+        submissions.check(fields, contact)  # a form with mistakes does not count against the limit
+        ratelimit.enforce(ratelimit.SUBMIT)
+        session = get_session()
+        client = submissions.hash_client(current_app.secret_key, ratelimit.current_client())
+        submissions.submit(session, fields, contact, client, geocoder=app_geocoder(current_app))
+        session.commit()  # durable before the submitter reads "ontvangen"
+    except submissions.SubmissionInvalid as exc:
+        return render_form(values, exc.problems), 400
+    except GeoserviceError as exc:  # too many submissions, the address search down: the form stays filled in
+        return render_form(values, error=exc.description), exc.status, getattr(exc, "headers", None) or {}
+    return redirect(url_for("web.aanmelden_ontvangen"), code=303)
+
+
+@pages.get("/aanmelden/ontvangen")
+def aanmelden_ontvangen():
+    return render_template("aanmelden_ontvangen.html")

@@ -74,7 +74,9 @@ def csv_cell(value) -> str:
     if isinstance(value, (list, tuple)):
         value = ";".join(str(v) for v in value)
     text = str(_plain(value))
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    # Dutch Excel splits a .csv at ';' too, so every ';'-separated part is a cell that could start a formula
+    return ";".join("'" + part if part.lstrip(" ").startswith(FORMULA_STARTS) else part
+                    for part in text.split(";"))
 
 
 def csv_text(columns: list[str], rows: list[dict]) -> str:

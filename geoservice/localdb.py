@@ -306,7 +306,7 @@ class ScratchDatabases:
         if url:
             self.base = make_url(url).set(drivername="postgresql+psycopg")
         else:
-            cluster = LocalCluster(Settings())
+            cluster = LocalCluster(Settings.from_env())  # GEOSERVICE_PGDATA decides which cluster
             cluster.start()
             self.base = make_url(cluster.url("postgres"))
 

@@ -128,9 +128,10 @@ def new_map(settings: Settings, *, center: tuple[float, float] = NETHERLANDS, zo
 
     bounds = (min_lon, min_lat, max_lon, max_lat) fits the view to that box.
     """
-    # max_zoom also without a tile layer: marker clustering needs the map's maximum zoom
+    # maxZoom also without a tile layer (folium passes max_zoom only to tiles it makes itself):
+    # marker clustering needs the map's maximum zoom
     m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True,
-                   width="100%", height="100%", max_zoom=MAX_ZOOM)
+                   width="100%", height="100%", max_zoom=MAX_ZOOM, maxZoom=MAX_ZOOM)
     # Folium's defaults point at CDNs and add jQuery/Bootstrap; map.js needs none of that
     m.default_js, m.default_css = [], []
     if settings.has_base_map:

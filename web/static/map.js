@@ -7,6 +7,12 @@ window.Samenkaart = (function () {
   var configElement = document.getElementById("samenkaart-config");
   if (configElement) { config = JSON.parse(configElement.textContent); }
 
+  /* Leaflet's tooltips make every shape focusable, which would add hundreds of nameless Tab stops;
+     the lists and tables beside the map are the keyboard route, markers stay reachable. */
+  L.Path.addInitHook(function () {
+    this.on("add", function () { var el = this.getElement(); if (el) { el.setAttribute("tabindex", "-1"); } });
+  });
+
   function text(tag, value, className) {
     var node = document.createElement(tag);
     node.textContent = value === null || value === undefined ? "" : String(value);
@@ -143,9 +149,18 @@ window.Samenkaart = (function () {
     return p.name || p.naam || "";
   }
 
-  function say(message) {
+  /* One line per layer in the live region, so a failed layer is not overwritten by the next one. */
+  var statusLines = {};
+  function say(message, key) {
     var live = document.getElementById("map-status");
-    if (live) { live.textContent = message; }
+    if (!live) { return; }
+    key = key || "";
+    if (!statusLines[key]) {
+      statusLines[key] = document.createElement("span");
+      statusLines[key].className = "map-status-line";
+      live.appendChild(statusLines[key]);
+    }
+    statusLines[key].textContent = message + " ";
   }
 
   function geoJsonLayer(data, options) {
@@ -191,10 +206,10 @@ window.Samenkaart = (function () {
         var count = data.type === "Feature" ? 1 : (data.features || []).length;
         group.samenkaartLoaded = count;
         document.documentElement.dataset["layer_" + options.kind] = String(count);
-        say(options.name + ": " + count + " op de kaart.");
+        say(options.name + ": " + count + " op de kaart.", options.name);
       })
       .catch(function () {
-        say(options.name + " kon niet worden geladen. De lijst op deze pagina werkt wel.");
+        say(options.name + " kon niet worden geladen. De lijst op deze pagina werkt wel.", options.name);
       });
   }
 

@@ -157,6 +157,8 @@ def resolve_gemeente(session, jaar: int, raw: str) -> str:
     """The code of the gemeente meant by raw: a code in any case, or a name; 400 or 404 otherwise."""
     code = parse_code(raw)
     if code is None:
+        if not raw.isprintable():  # control characters (NUL among them) are in no gemeente's name
+            raise NotFound("Er is geen gemeente met deze naam of code.")
         by_name = area_queries.gemeente_code_by_name(session, jaar, raw[:100])
         if by_name is not None:
             return by_name

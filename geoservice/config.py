@@ -36,6 +36,7 @@ class Settings:
     """Everything configurable; built from the environment or explicitly in tests."""
 
     database_url: str | None = None
+    database_read_url: str | None = None  # a streaming replica for read-only requests (GET/HEAD); None: all primary
     pgdata: Path = field(default_factory=lambda: project_root() / ".pgdata")
     pg_port: int = 54329
     host: str = "127.0.0.1"
@@ -53,6 +54,7 @@ class Settings:
     secure_cookies: bool = False  # true behind HTTPS: session cookies get the Secure flag
     max_upload_mb: float = 5.0  # larger request bodies are refused with 413
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed (rate limits)
+    redis_url: str | None = None  # shared rate-limit counters for several app servers; None: in this process
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535 or not 1 <= self.pg_port <= 65535:
@@ -63,6 +65,10 @@ class Settings:
             raise ValueError(f"GEOSERVICE_GEOCODER must be one of {', '.join(GEOCODERS)}")
         if self.database_url is not None and not self.database_url.startswith("postgresql"):
             raise ValueError("DATABASE_URL must be a postgresql:// URL")
+        if self.database_read_url is not None and not self.database_read_url.startswith("postgresql"):
+            raise ValueError("DATABASE_READ_URL must be a postgresql:// URL")
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("GEOSERVICE_REDIS_URL must be a redis://, rediss:// or unix:// URL")
         if self.tiles != "none" and not ("{z}" in self.tiles and "{x}" in self.tiles and "{y}" in self.tiles):
             raise ValueError("GEOSERVICE_TILES must be a URL template with {z}, {x} and {y}, or 'none'")
         if self.secure_cookies and self.secret_key in ("", DEV_SECRET_KEY):
@@ -94,6 +100,8 @@ class Settings:
         values: dict = {}
         if env.get("DATABASE_URL"):
             values["database_url"] = normalise_database_url(env["DATABASE_URL"])
+        if env.get("DATABASE_READ_URL"):
+            values["database_read_url"] = normalise_database_url(env["DATABASE_READ_URL"])
         for name, convert in [
             ("PGDATA", Path),
             ("PG_PORT", int),
@@ -112,6 +120,7 @@ class Settings:
             ("SECURE_COOKIES", parse_bool),
             ("MAX_UPLOAD_MB", float),
             ("TRUSTED_PROXIES", int),
+            ("REDIS_URL", str),
         ]:
             raw = get(name)
             if raw is not None:

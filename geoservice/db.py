@@ -1,13 +1,22 @@
-"""Engine per app, session per request, and schema upgrades through Alembic."""
+"""Engine per app, session per request, and schema upgrades through Alembic.
+
+With DATABASE_READ_URL set there is a second engine, on a streaming replica: requests that only read (GET, HEAD
+and OPTIONS without an Authorization header) get a session on it from get_session(); every other request, and
+get_session(write=True), gets the primary. After a request that committed, the client carries a short-lived
+cookie that sends its next reads to the primary too (read your own writes despite replica lag). A replica that
+cannot be reached is skipped for REPLICA_RETRY_S and reads go to the primary (logged once per outage).
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 
 import psycopg
-from flask import current_app, g
-from sqlalchemy import Engine, create_engine
+from flask import current_app, g, has_request_context, request
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -21,6 +30,18 @@ CONNECT_TIMEOUT_S = 5
 # SQLSTATEs that mean "the server is not there (now)": connection exceptions (class 08), shutdown or
 # start-up in progress (57P01..57P03), too many connections.
 UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+# Requests that may read from the replica (when they carry no Authorization header: token_required writes).
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+# Set after a request that committed: the client's reads go to the primary while it lasts, long enough for
+# a replica to replay the write (normally milliseconds) and short enough to keep the primary for writes.
+READ_YOUR_WRITES_COOKIE = "geoservice_primary"
+READ_YOUR_WRITES_S = 5
+# After the replica failed to connect, reads go to the primary this long before the replica is tried again.
+REPLICA_RETRY_S = 10
+# A replica that does not answer must not hold a read up for long: the primary is there to fall back to.
+REPLICA_CONNECT_TIMEOUT_S = 2
+ENGINE = "geoservice.engine"
+READ_REPLICA = "geoservice.read_replica"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -47,15 +68,101 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def get_session() -> Session:
-    """The request's session, opened on first use and closed on teardown."""
+class ReadReplica:
+    """The engine of a read replica and whether it answered lately (shared by the threads of one worker)."""
+
+    def __init__(self, engine: Engine, clock=time.monotonic):
+        self.engine = engine
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._down_until = 0.0
+        self._down = False
+
+    def usable(self) -> bool:
+        return self._clock() >= self._down_until
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            first = not self._down
+            self._down, self._down_until = True, self._clock() + REPLICA_RETRY_S
+        if first:
+            log.warning("read replica unavailable, reads go to the primary (retried every %ss): %s",
+                        REPLICA_RETRY_S, str(exc).splitlines()[0][:200])
+
+    def answered(self) -> None:
+        if self._down:
+            with self._lock:
+                was_down, self._down = self._down, False
+            if was_down:
+                log.warning("read replica answers again: reads go to it")
+
+
+def reads_from_replica() -> bool:
+    """Is this a request whose get_session() may use the replica? (Only when one is configured.)"""
+    return (READ_REPLICA in current_app.extensions and has_request_context()
+            and request.method in READ_METHODS and "Authorization" not in request.headers
+            and READ_YOUR_WRITES_COOKIE not in request.cookies)
+
+
+def get_session(write: bool = False) -> Session:
+    """The request's session, opened on first use and closed on teardown.
+
+    A read-only request gets a session on the read replica when one is configured; `write=True` asks for the
+    primary regardless (a GET that writes, or must see its own request's writes).
+    """
+    if not write and reads_from_replica():
+        if "db_read_session" not in g:
+            g.db_read_session = _replica_session() or _primary_session()
+        return g.db_read_session
+    return _primary_session()
+
+
+def _primary_session() -> Session:
     if "db_session" not in g:
-        g.db_session = Session(current_app.extensions["geoservice.engine"])
+        session = Session(current_app.extensions[ENGINE])
+        if READ_REPLICA in current_app.extensions:  # only then does a commit need remembering
+            event.listen(session, "after_commit", _committed)
+        g.db_session = session
     return g.db_session
 
 
+def _committed(_session: Session) -> None:
+    g.db_committed = True
+
+
+def _replica_session() -> Session | None:
+    """A session on the replica with its connection open, or None when the replica is (recently) down."""
+    replica: ReadReplica = current_app.extensions[READ_REPLICA]
+    if not replica.usable():
+        return None
+    session = Session(replica.engine)
+    try:
+        session.connection()  # connect now, so that a replica outage means the primary, not a 503
+    except Exception as exc:
+        session.close()
+        if not is_unavailable(exc):
+            raise
+        replica.failed(exc)
+        return None
+    replica.answered()
+    return session
+
+
+def remember_writes(response):
+    """After a commit, this client's reads go to the primary for READ_YOUR_WRITES_S (replica lag)."""
+    if g.get("db_committed"):
+        settings = current_app.extensions.get("geoservice.settings")
+        response.set_cookie(READ_YOUR_WRITES_COOKIE, "1", max_age=READ_YOUR_WRITES_S, httponly=True,
+                            samesite="Lax", secure=bool(settings and settings.secure_cookies))
+    return response
+
+
 def close_session(_exc: BaseException | None = None) -> None:
-    session = g.pop("db_session", None)
+    for key in ("db_read_session", "db_session"):
+        _close(g.pop(key, None))
+
+
+def _close(session: Session | None) -> None:
     if session is None:
         return
     try:
@@ -71,7 +178,15 @@ def close_session(_exc: BaseException | None = None) -> None:
 
 
 def init_app(app, engine: Engine) -> None:
-    app.extensions["geoservice.engine"] = engine
+    """The primary engine, and a read engine when the app's settings name a DATABASE_READ_URL."""
+    app.extensions[ENGINE] = engine
+    settings = app.extensions.get("geoservice.settings")
+    read_url = getattr(settings, "database_read_url", None)
+    if read_url:
+        connect_args = {} if "connect_timeout" in make_url(read_url).query else {
+            "connect_timeout": REPLICA_CONNECT_TIMEOUT_S}
+        app.extensions[READ_REPLICA] = ReadReplica(make_engine(read_url, connect_args=connect_args))
+        app.after_request(remember_writes)
     app.teardown_appcontext(close_session)
 
 

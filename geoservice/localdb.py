@@ -219,6 +219,35 @@ class LocalCluster:
         subprocess.run(self._as_owner(["tee", "-a", str(conf)]), input=extra, text=True,
                        capture_output=True, check=True)
 
+    def make_standby_of(self, primary: LocalCluster) -> None:
+        """Create this cluster as a hot standby streaming from `primary` (pg_basebackup -R); start() runs it.
+
+        The primary needs nothing extra: initdb's defaults have wal_level = replica, max_wal_senders = 10 and
+        trust for local replication connections. The standby is read-only until promoted.
+        """
+        if self.is_initialised():
+            raise LocalDatabaseError(f"Er staat al een database in {self.datadir}.")
+        binaries = find_binaries()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._give_to_owner(self.home)
+        self._run(
+            [binaries.tool("pg_basebackup"), "-D", str(self.datadir), "-R", "-X", "stream", "-c", "fast",
+             "-d", primary.conninfo("postgres")],
+            "Kopie van de primaire database maken (pg_basebackup)",
+        )
+        # The copy has the primary's settings: its own port and socket folder come after them and win.
+        extra = (
+            f"\n# geoservice: a standby of {primary.datadir}\n"
+            f"port = {self.port}\n"
+            f"unix_socket_directories = '{self.socket_dir}'\n"
+        )
+        conf = self.datadir / "postgresql.conf"
+        subprocess.run(self._as_owner(["tee", "-a", str(conf)]), input=extra, text=True,
+                       capture_output=True, check=True)
+
+    def is_standby(self) -> bool:
+        return (self.datadir / "standby.signal").exists()
+
     def _give_to_owner(self, path: Path) -> None:
         if self.as_root:
             owner = pwd.getpwnam(SERVICE_USER_WHEN_ROOT)

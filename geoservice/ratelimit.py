@@ -1,13 +1,15 @@
-"""Rate limits per client: a fixed-window counter in this process, behind an interface a shared store can implement.
+"""Rate limits per client: fixed-window counters in this process, or in Redis shared by every app server.
 
 The in-process store counts per worker: with N gunicorn workers a client gets up to N times the limit.
-A shared store (Redis: INCR the key, EXPIRE it on the first hit, TTL for Retry-After) implements
-`RateLimiter.hit` the same way and makes the limit global (issue #7).
+With GEOSERVICE_REDIS_URL set the counters live in Redis (INCR the key, EXPIRE it on the first hit, TTL for
+Retry-After, atomically in one script), so the limit holds across workers and machines. When Redis cannot be
+reached a worker counts in its own memory meanwhile (logged once) rather than refusing or waving everyone through.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import threading
 import time
@@ -20,6 +22,9 @@ from flask import current_app, request
 from .errors import TooManyRequests
 
 EXTENSION = "geoservice.ratelimiter"
+REDIS_PREFIX = "geoservice:ratelimit:"
+REDIS_TIMEOUT_S = 1.0  # a rate-limit check must not hold a request up when Redis is slow or gone
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,59 @@ class MemoryRateLimiter:
             self._windows.clear()
 
 
+# One hit, atomically: count, start the window on the first hit (or when a key lost its expiry), say how long is left.
+_HIT_SCRIPT = """
+local hits = redis.call('INCR', KEYS[1])
+local ttl = redis.call('TTL', KEYS[1])
+if hits == 1 or ttl < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {hits, ttl}
+"""
+
+
+class RedisRateLimiter:
+    """Fixed windows in Redis, shared by every process that uses the same server and prefix."""
+
+    def __init__(self, url: str, prefix: str = REDIS_PREFIX, client=None):
+        if client is None:
+            import redis
+
+            client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S,
+                                          socket_connect_timeout=REDIS_TIMEOUT_S)
+        self._redis = client
+        self._prefix = prefix
+        self._hit = client.register_script(_HIT_SCRIPT)
+        self._fallback = MemoryRateLimiter()
+        self._down = False
+
+    def hit(self, key: str, limit: int, window_s: int) -> Decision:
+        import redis
+
+        try:
+            hits, ttl = self._hit(keys=[self._prefix + key], args=[int(window_s)])
+        except redis.RedisError as exc:
+            if not self._down:
+                self._down = True
+                log.warning("Redis unavailable, rate limits count per process meanwhile: %s", exc)
+            return self._fallback.hit(key, limit, window_s)
+        if self._down:
+            self._down = False
+            log.warning("Redis answers again: rate limits are shared")
+        hits = int(hits)
+        return Decision(allowed=hits <= limit, remaining=max(0, limit - hits), retry_after=max(1, int(ttl)))
+
+    def reset(self, key: str | None = None) -> None:
+        self._fallback.reset(key)
+        if key is not None:
+            self._redis.delete(self._prefix + key)
+            return
+        batch = list(self._redis.scan_iter(match=self._prefix + "*", count=1000))
+        for start in range(0, len(batch), 1000):
+            self._redis.delete(*batch[start:start + 1000])
+
+
 def client_address(remote_addr: str | None, forwarded_for: list[str], trusted_proxies: int) -> str:
     """The client's address: remote_addr, or with `trusted_proxies` proxies in front the address the
     outermost trusted proxy saw (counted from the right of X-Forwarded-For, which clients can prepend to)."""
@@ -122,4 +180,8 @@ def enforce(limit: Limit, key: str | None = None) -> Decision:
 
 
 def init_app(app, store: RateLimiter | None = None) -> None:
-    app.extensions[EXTENSION] = store or MemoryRateLimiter()
+    """`store`, else Redis when the settings name GEOSERVICE_REDIS_URL, else counters in this process."""
+    if store is None:
+        redis_url = getattr(app.extensions.get("geoservice.settings"), "redis_url", None)
+        store = RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+    app.extensions[EXTENSION] = store

@@ -170,3 +170,45 @@ def run_load(port: int, requests: list[tuple[str, str]], seconds: float, connect
     for thread in threads:
         thread.join()
     return samples, time.perf_counter() - started
+
+
+def start_gunicorn_app(gunicorn: str | Path, app: str, workers: int, env: dict[str, str], health_path: str,
+                       timeout_s: float = 60, log=None) -> tuple[subprocess.Popen, int]:
+    """gunicorn from any venv with `workers` sync workers serving `app` (module:variable) on a free loopback
+    port, once `health_path` answers 200; for a peer service (bench/peer.py). Stop it with stop_gunicorn()."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(gunicorn), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", app],
+        env={**os.environ, **env}, start_new_session=True, stdout=log, stderr=log)
+    deadline = time.time() + timeout_s
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", health_path)
+            if conn.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            pass
+        time.sleep(0.2)
+    stop_gunicorn(proc)
+    raise SystemExit(f"gunicorn did not start {app}")
+
+
+def worker_rss_mb(master_pid: int) -> dict[int, tuple[float, float]]:
+    """{pid: (VmRSS, VmHWM) in MB} of the gunicorn master's worker processes, from /proc."""
+    children = []
+    for task in Path(f"/proc/{master_pid}/task").iterdir():
+        try:
+            children += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    sizes = {}
+    for pid in children:
+        try:
+            fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                          if ":" in line)
+        except OSError:
+            continue  # a worker that just exited
+        rss, peak = (float(fields.get(name, "0 kB").split()[0]) * 1024 / 1e6 for name in ("VmRSS", "VmHWM"))
+        sizes[pid] = (rss, peak)
+    return sizes

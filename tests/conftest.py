@@ -119,3 +119,24 @@ def runner_env():
         return {"DATABASE_URL": url, **{f"GEOSERVICE_{k.upper()}": str(v) for k, v in extra.items()}}
 
     return env
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session (Playwright's sync API allows one running instance).
+
+    Skips without Chromium or Playwright, except with CI=true, where the browser tests must run.
+    """
+    from .browser_support import launch_chromium, missing_browser
+
+    reason = missing_browser()
+    if reason:
+        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+            pytest.fail(f"CI must run the browser tests, but {reason}", pytrace=False)
+        pytest.skip(f"browser tests need Chromium and Playwright: {reason}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()

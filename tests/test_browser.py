@@ -23,8 +23,6 @@ from web.maps import CHOROPLETHS, STATUS_COLOURS
 from .browser_support import (
     VIEWPORT,
     LiveServer,
-    launch_chromium,
-    missing_browser,
     parse_distance,
     registered_layers,
     wait_for_layer,
@@ -59,21 +57,6 @@ def in_ci() -> bool:
 
 
 # --- fixtures: browser, data, live server, watched page ----------------------------------------------
-
-@pytest.fixture(scope="session")
-def browser():
-    reason = missing_browser()
-    if reason:
-        if in_ci():
-            pytest.fail(f"CI must run the browser tests, but {reason}", pytrace=False)
-        pytest.skip(f"browser tests need Chromium and Playwright: {reason}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
 
 @pytest.fixture(scope="session")
 def browser_data(pg_server, template_db):

@@ -412,15 +412,8 @@ POINT_ON_MAP = """([lat, lon]) => {
     return [point.x, point.y];
 }"""
 
-def test_clicking_the_map_fills_the_point_and_the_form_adds_the_circle(web_site, ids, engine):
-    from .browser_support import LiveServer, launch_chromium, missing_browser, wait_for_layer, watch_page
-
-    reason = missing_browser()
-    if reason:
-        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-            pytest.fail(f"CI must run the browser tests, but {reason}", pytrace=False)
-        pytest.skip(f"needs Chromium and Playwright: {reason}")
-    from playwright.sync_api import sync_playwright
+def test_clicking_the_map_fills_the_point_and_the_form_adds_the_circle(web_site, ids, engine, browser):
+    from .browser_support import LiveServer, wait_for_layer, watch_page
 
     # A service area under the click: its popup must not swallow the click that picks the point.
     with engine.begin() as conn:
@@ -430,10 +423,9 @@ def test_clicking_the_map_fills_the_point_and_the_form_adds_the_circle(web_site,
         inside_lat, inside_lon = conn.execute(text(
             "SELECT ST_Y(p), ST_X(p) FROM (SELECT ST_Transform(ST_PointOnSurface(geom), 4326) AS p FROM buurt "
             "WHERE jaar = 2024 AND code = :code) AS s"), {"code": SCHOONOORDPARK}).one()
-    with LiveServer(web_site[0]) as live, sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
+    with LiveServer(web_site[0]) as live:
+        page = browser.new_page()
         try:
-            page = browser.new_page()
             watch = watch_page(page, live.url)
             page.goto(f"{live.url}/inloggen?next=/beheer/partner")
             page.fill("#email", "editor@example.nl")
@@ -456,7 +448,7 @@ def test_clicking_the_map_fills_the_point_and_the_form_adds_the_circle(web_site,
             assert "Werkgebied 'Aangeklikt' is toegevoegd." in page.text_content("#bevestiging")
             assert watch.problems() == {}
         finally:
-            browser.close()
+            page.close()
     area = areas_of(engine, ids["baarn"])["Aangeklikt"]
     assert area["definition"] == {"point": {"lat": lat, "lon": lon}, "radius_m": 600}
     assert area["area_m2"] == pytest.approx(math.pi * 600 ** 2, rel=0.01)

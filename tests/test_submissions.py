@@ -295,22 +295,14 @@ def test_xss_in_a_submission_is_inert_in_the_thanks_and_error_pages(web):
 
 
 
-def test_in_a_browser_a_map_click_fills_the_point_and_the_form_is_sent(db_url, app_for):
+def test_in_a_browser_a_map_click_fills_the_point_and_the_form_is_sent(db_url, app_for, browser):
     """Chromium: the map's click writes lat/lon (no page errors under the CSP); sending lands on 'ontvangen'."""
-    from .browser_support import LiveServer, launch_chromium, missing_browser, watch_page
-
-    reason = missing_browser()
-    if reason:
-        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-            pytest.fail(f"CI must run the browser tests, but {reason}", pytrace=False)
-        pytest.skip(f"browser tests need Chromium and Playwright: {reason}")
-    from playwright.sync_api import sync_playwright
+    from .browser_support import LiveServer, watch_page
 
     name = f"Klikproef {uuid.uuid4().hex[:6]}"
-    with LiveServer(app_for(db_url, geocoder="offline")) as server, sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
+    with LiveServer(app_for(db_url, geocoder="offline")) as server:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
             watch = watch_page(page, server.url)
             page.goto(server.url + "/aanmelden")
             map_box = page.locator(".folium-map")
@@ -326,7 +318,7 @@ def test_in_a_browser_a_map_click_fills_the_point_and_the_form_is_sent(db_url, a
             page.wait_for_url("**/aanmelden/ontvangen")
             assert watch.problems() == {}
         finally:
-            browser.close()
+            page.close()
     found = stored(db_url, name)
     assert found["item"].status == "pending" and found["item"].location_precision == "manual"
     assert (found["lat"], found["lon"]) == pytest.approx((lat, lon), abs=1e-6)

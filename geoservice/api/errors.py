@@ -14,7 +14,7 @@ from ..errors import GeoserviceError
 
 log = logging.getLogger(__name__)
 
-JSON_PREFIXES = ("/api/", "/healthz", "/ogc")
+JSON_PREFIXES = ("/api/", "/healthz", "/ogc", "/tiles")
 HTTP_CODES = {
     400: "InvalidParameterValue", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
     405: "MethodNotAllowed", 413: "PayloadTooLarge", 429: "TooManyRequests",

@@ -30,8 +30,14 @@ def create_app(config: Settings | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(ogc)
     app.register_blueprint(pages)
+    from .tiles import tiles
+
+    app.register_blueprint(tiles)
     domain_error = api_errors.register(app, render_error)
     from . import security
 
     security.init_app(app, settings, domain_error)
+    from . import caching
+
+    caching.init_app(app)  # ETag, Cache-Control and 304 for anonymous reads of /api/v1 and /tiles
     return app

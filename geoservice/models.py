@@ -306,3 +306,19 @@ class SubmissionContact(Base):
     client_hash: Mapped[str | None] = mapped_column(Text, comment="keyed hash of the submitting client, for abuse checks")
     submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                       server_default=func.now())
+
+
+# --- The data version that HTTP caching derives ETags from (migration 0006; bumped by triggers) ---
+
+class DataVersion(Base):
+    """One row: goes up with every transaction that writes initiatives, partners, service areas or CBS areas."""
+
+    __tablename__ = "data_version"
+    # No primary key in the table (the unique index on (true) keeps it to one row); the mapper needs one.
+    __mapper_args__ = {"primary_key": ["version"]}
+
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, comment="goes up by one per writing transaction")
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    server_default=func.now())
+
+    __table_args__ = (Index("data_version_one_row", text("(true)"), unique=True),)

@@ -52,10 +52,6 @@ AMSTERDAM = [("Buurtmoestuin Jordaan", 4.8830, 52.3760), ("Taalcafé De Pijp", 4
              ("Wijkcoöperatie Oost", 4.9300, 52.3600)]
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
 # --- fixtures: browser, data, live server, watched page ----------------------------------------------
 
 @pytest.fixture(scope="session")

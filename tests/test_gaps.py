@@ -25,6 +25,7 @@ from geoservice.cli import main
 from geoservice.db import make_engine
 from geoservice.errors import InvalidParameter, NotFound, ServiceUnavailable
 from geoservice.partners import AreaDefinition
+from geoservice.queries import gaps as queries
 from geoservice.queries.service_areas import build_service_area, insert_service_area
 
 from .helpers import add_partner, add_service_area, make_initiative, shipped
@@ -175,10 +176,12 @@ def test_status_follows_the_definitions_literally():
 
 # --- an independent computation with shapely --------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def scenario_url(pg_server, template_db):
-    """Random published/pending initiatives and partners in Baarn and Utrecht (seeded, so reproducible)."""
-    name = f"geoservice_test_gaps_{os.getpid()}"
+def _scenario(pg_server, template_db, name: str, stored: bool) -> str:
+    """Random published/pending initiatives and partners in Baarn and Utrecht (seeded, so reproducible).
+
+    stored: the partner coverage refreshed into gap_coverage (as every import does), else left marked
+    stale, so that the analysis computes it on the fly.
+    """
     url = pg_server.create(name, template=template_db)
     engine = make_engine(url)
     rng = np.random.default_rng(4)
@@ -201,8 +204,28 @@ def scenario_url(pg_server, template_db):
         training = add_partner(conn, "Leren Utrecht", services=["training", "advies"])
         _codes_area(conn, training, "West", ["WK034401"])
         add_service_area(conn, training, "Centrum", CIRCLE, lon=5.1214, lat=52.0907, radius=2500)
+        if stored:
+            queries.refresh_coverage(conn)
+        else:
+            queries.mark_coverage_stale(conn)
+        assert queries.stored_coverage_is_fresh(conn) == stored
     engine.dispose()
-    yield url
+    return url
+
+
+@pytest.fixture(scope="module")
+def scenario_url(pg_server, template_db):
+    """The scenario with coverage computed on the fly."""
+    name = f"geoservice_test_gaps_{os.getpid()}"
+    yield _scenario(pg_server, template_db, name, stored=False)
+    pg_server.drop(name)
+
+
+@pytest.fixture(scope="module")
+def stored_scenario_url(pg_server, template_db):
+    """The same scenario with coverage read from gap_coverage."""
+    name = f"geoservice_test_gaps_stored_{os.getpid()}"
+    yield _scenario(pg_server, template_db, name, stored=True)
     pg_server.drop(name)
 
 
@@ -260,8 +283,9 @@ def _expected(conn, params: GapParams) -> dict[str, dict]:
     GapParams(partner_services=("financiering",)),
     GapParams(kinds=("zorgcooperatie",), partner_services=("training",), walk_m=2500),
 ], ids=repr)
-def test_postgis_agrees_with_an_independent_shapely_computation(scenario_url, engine_for, params):
-    with engine_for(scenario_url).connect() as conn:
+@pytest.mark.parametrize("scenario", ["scenario_url", "stored_scenario_url"])
+def test_postgis_agrees_with_an_independent_shapely_computation(request, scenario, engine_for, params):
+    with engine_for(request.getfixturevalue(scenario)).connect() as conn:
         expected = _expected(conn, params)
         found = {**_units(conn, params, gemeente=BAARN), **_units(conn, params, gemeente=UTRECHT)}
     assert set(found) == set(expected)
@@ -279,6 +303,19 @@ def test_postgis_agrees_with_an_independent_shapely_computation(scenario_url, en
         statuses.add(got["status"])
     if params == GapParams():
         assert statuses >= {"white_spot", "no_support", "ok", "no_initiative"}  # the scenario exercises them
+
+
+@pytest.mark.parametrize("params", [
+    GapParams(), GapParams(level="wijk", walk_m=300), GapParams(kinds=("zorgcooperatie",)),
+], ids=repr)
+def test_stored_coverage_gives_the_same_rows_as_computing_it(scenario_url, stored_scenario_url, engine_for, params):
+    """The whole country, read from gap_coverage and computed on the fly: identical, to the last digit."""
+    with engine_for(scenario_url).connect() as computing, engine_for(stored_scenario_url).connect() as reading:
+        computed = gap_units(computing, params)
+        read = gap_units(reading, params)
+        assert queries.stored_coverage_is_fresh(reading) and not queries.stored_coverage_is_fresh(computing)
+    assert read == computed
+    assert sum(u["coverage"] > 0 for u in read) > 15 and sum(u["n_partners"] for u in read) > 5
 
 
 def test_filters_change_the_result_as_expected(scenario_url, engine_for):

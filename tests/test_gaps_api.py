@@ -146,7 +146,7 @@ def test_units_refuse_bad_input_with_400(gaps_client, query, code):
     assert response.get_json()["description"]
 
 
-@pytest.mark.parametrize("query", ["sort=geom", "order=omhoog", "format=geojson", "walk_m=50001", "gemeente=GM03",
+@pytest.mark.parametrize("query", ["sort=geom", "order=omhoog", "format=xml", "walk_m=50001", "gemeente=GM03",
                                    "min_inwoners=-1", "kind=x"])
 def test_summary_refuses_bad_input_with_400(gaps_client, query):
     response = gaps_client.get(f"/api/v1/gaps/summary?{query}")

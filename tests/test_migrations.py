@@ -63,3 +63,57 @@ def test_one_head_and_accounts_migration_down_and_up(empty_db_url, engine_for):
     assert db.current_revision(empty_db_url) == script.get_current_head()
     with engine.begin() as conn:
         conn.execute(Initiative.__table__.update().where(Initiative.id == rejected).values(status="rejected"))
+
+
+def test_gap_coverage_migration_down_and_up(empty_db_url, engine_for):
+    """0004_gap_coverage: its tables, trigger functions and triggers come and go; a fresh one starts stale."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from geoservice import db
+    from geoservice.queries.gaps import EVERYTHING
+
+    objects = text("SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%gap_coverage%'), "
+                   "(SELECT count(*) FROM pg_proc WHERE proname LIKE 'gap_coverage_mark%')")
+    config = db.alembic_config(empty_db_url)
+    engine = engine_for(empty_db_url)
+    with engine.connect() as conn:
+        assert tuple(conn.execute(objects).one()) == (15, 2)
+        assert conn.execute(text("SELECT service_area_id FROM gap_coverage_stale")).scalars().all() == [EVERYTHING]
+    command.downgrade(config, "0004_gap_coverage-1")
+    engine.dispose()
+    assert not set(inspect(engine).get_table_names()) & {"gap_overlap", "gap_coverage", "gap_coverage_stale"}
+    with engine.connect() as conn:
+        assert tuple(conn.execute(objects).one()) == (0, 0)
+    db.upgrade(empty_db_url)
+    with engine.connect() as conn:
+        assert tuple(conn.execute(objects).one()) == (15, 2)
+
+
+def test_data_version_migration_down_and_up(empty_db_url, engine_for):
+    """0006_data_version: its table, function and seven triggers come and go; a write bumps the version."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from geoservice import db
+
+    objects = text("SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%\\_data\\_version'), "
+                   "(SELECT count(*) FROM pg_proc WHERE proname = 'data_version_bump')")
+    config = db.alembic_config(empty_db_url)
+    engine = engine_for(empty_db_url)
+    with engine.begin() as conn:
+        assert tuple(conn.execute(objects).one()) == (7, 1)
+        before = conn.execute(text("SELECT version FROM data_version")).scalar_one()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO cbs_jaar (jaar, is_active) VALUES (2030, false)"))
+        conn.execute(text("DELETE FROM cbs_jaar WHERE jaar = 2030"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version FROM data_version")).scalar_one() == before + 1
+    command.downgrade(config, "0006_data_version-1")
+    engine.dispose()
+    assert "data_version" not in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        assert tuple(conn.execute(objects).one()) == (0, 0)
+    db.upgrade(empty_db_url)
+    with engine.connect() as conn:
+        assert tuple(conn.execute(objects).one()) == (7, 1)

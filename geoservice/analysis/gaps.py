@@ -5,6 +5,8 @@ unit, n_nearby within walk_m metres of its polygon (inside counts); nearest_m is
 and null beyond 50 km; coverage is the share of the unit inside the union of the counting partners'
 service areas; n_partners counts partners whose service areas cover at least half of the unit. The
 spatial work is one statement in queries/gaps.py; this module validates, classifies and summarises.
+Without a partner_services filter, coverage comes from the table kept on write (queries.gaps.
+refresh_coverage) when it is up to date, else it is computed on the fly: the same figures either way.
 """
 
 from __future__ import annotations
@@ -139,10 +141,12 @@ def gap_units(conn, params: GapParams, *, gemeente: str | None = None,
             raise InvalidParameter("Bij een partner hoort een bereik (reach_m) van 0 meter of meer.")
         if not queries.partner_exists(conn, near_partner):
             raise NotFound(f"Er is geen partner met id {near_partner}.")
+    stored = not params.partner_services and queries.stored_coverage_is_fresh(conn)
     rows = queries.unit_rows(conn, queries.UnitQuery(
         jaar=jaar, level=params.level, walk_m=params.walk_m, kinds=params.kinds, themes=params.themes,
         partner_services=params.partner_services, gemeente=code, near_partner=near_partner,
-        reach_m=reach_m if near_partner is not None else None, with_geometry=with_geometry))
+        reach_m=reach_m if near_partner is not None else None, with_geometry=with_geometry,
+        stored_coverage=stored))
     return [_unit(row, params, with_geometry) for row in rows]
 
 

@@ -34,6 +34,7 @@ from ..errors import ImportRefused
 from ..models import CbsJaar, Partner
 from ..partners import (SOURCE, WRITE_COLUMNS, AreaDefinition, CleanPartner, area_label, fold_name,
                         partner_label, validate_partner)
+from ..queries.gaps import refresh_coverage
 from ..queries.service_areas import (BuiltArea, build_service_area, delete_service_areas, insert_service_area,
                                      stored_service_areas, update_service_area)
 from .report import ImportReport, Problem
@@ -195,6 +196,7 @@ def apply_partners(conn: Connection, raws: list, report: PartnerImportReport | N
         report.applied = False
         return report
     _write(conn, plans, report)
+    refresh_coverage(conn)  # the gap analysis' stored coverage: once for the whole file (see queries.gaps)
     return report
 
 

@@ -2,6 +2,11 @@
 
 One set-based statement per call. The SQL is assembled only from the fixed fragments below
 (chosen by which filters are present); every value is a bound parameter.
+
+Partner coverage changes only when service areas or CBS boundaries do, so it is also kept on write:
+gap_overlap (per unit and service area) and gap_coverage (per unit), brought up to date by
+refresh_coverage with the same fragments the on-the-fly statement uses. Triggers (migration 0004)
+mark what a write made stale; while anything is marked, the analysis computes coverage on the fly.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
+from .areas import active_year
 from .common import POLYGON_DECIMALS
 
 FAR_M = 50_000  # nearest_m is null beyond this distance
@@ -38,6 +44,11 @@ class UnitQuery:
     near_partner: int | None = None
     reach_m: int | None = None
     with_geometry: bool = False
+    stored_coverage: bool = False  # coverage and n_partners from gap_coverage (all partners, kept fresh)
+
+    def __post_init__(self):
+        if self.stored_coverage and self.partner_services:
+            raise ValueError("gap_coverage holds the coverage by all partners, not by those of some services")
 
 
 _BUURT_UNITS = """
@@ -82,14 +93,14 @@ _NEAREST = """
 
 # Coverage in two steps. First, in parallel workers, every (unit, service area) pair that
 # intersects (GiST): whether the area covers the whole unit (then -1, no overlay needed), else the
-# area of their intersection. Then, per unit and partner, most shares follow from those pieces
-# without a union: one area gives the exact share; a piece of half the unit or more means at least
-# half; pieces that add up to less than half mean less. Only the rest, and the coverage of a unit
-# that several areas overlap without any covering it, need the union (_UNION_SHARE, only then).
+# area of their intersection (_PIECE). Then, per unit and partner, most shares follow from those
+# pieces without a union: one area gives the exact share; a piece of half the unit or more means at
+# least half; pieces that add up to less than half mean less. Only the rest, and the coverage of a
+# unit that several areas overlap without any covering it, need the union (_UNION_SHARE, only then).
+_PIECE = """CASE WHEN sa.geom ~ pu.geom AND ST_CoveredBy(pu.geom, sa.geom) THEN -1
+                ELSE ST_Area(ST_Intersection(pu.geom, sa.geom)) END"""
 _PAIRS = """
-    SELECT pu.code, sa.partner_id, ST_Area(pu.geom) AS area,
-           CASE WHEN sa.geom ~ pu.geom AND ST_CoveredBy(pu.geom, sa.geom) THEN -1
-                ELSE ST_Area(ST_Intersection(pu.geom, sa.geom)) END AS piece
+    SELECT pu.code, sa.partner_id, ST_Area(pu.geom) AS area, {piece} AS piece
     FROM ({units}) AS pu
     JOIN service_area AS sa ON ST_Intersects(sa.geom, pu.geom){partner_join}"""
 
@@ -109,8 +120,9 @@ _UNIT_SHARES = """
     FROM partner_shares GROUP BY code"""
 
 # The exact share of the unit inside the union of (one partner's, or all counted) service areas.
+# Ordered, so that the union (and its last bits of floating point) does not depend on the plan.
 _UNION_SHARE = """round(CAST(ST_Area(ST_Intersection(u.geom, (
-        SELECT ST_Union(sa.geom) FROM service_area AS sa{partner_join}
+        SELECT ST_Union(sa.geom ORDER BY sa.id) FROM service_area AS sa{partner_join}
         WHERE ST_Intersects(sa.geom, u.geom){one_partner}))) / nullif(u.area, 0) AS numeric), :share_decimals)"""
 
 _COVERAGE = """CASE WHEN us.code IS NULL THEN 0 WHEN us.covers THEN 1 WHEN us.n = 1 THEN us.single_share
@@ -122,10 +134,7 @@ _GEOMETRY = (", ST_AsGeoJSON(ST_ForcePolygonCCW(ST_Transform("
              "ST_Multi(ST_SimplifyPreserveTopology(u.geom, :simplify_m)), 4326)), :decimals) AS geometry")
 
 _UNITS_SQL = """
-WITH counts AS MATERIALIZED ({counts}),
-pairs AS MATERIALIZED ({pairs}),
-partner_shares AS ({partner_shares}),
-unit_shares AS ({unit_shares})
+WITH counts AS MATERIALIZED ({counts}){coverage_ctes}
 SELECT u.level, u.code, u.naam, u.gemeentecode, u.wijkcode, u.aantal_inwoners, u.area AS area_m2,
        coalesce(c.n_inside, 0) AS n_initiatives, coalesce(c.n_nearby, 0) AS n_nearby,
        CASE WHEN c.n_inside > 0 THEN 0 ELSE n.d END AS nearest_m,
@@ -133,9 +142,17 @@ SELECT u.level, u.code, u.naam, u.gemeentecode, u.wijkcode, u.aantal_inwoners, u
        {n_partners} AS n_partners{geometry}
 FROM (SELECT units.*, ST_Area(units.geom) AS area FROM ({units}) AS units) AS u
 LEFT JOIN counts AS c ON c.code = u.code
-LEFT JOIN unit_shares AS us ON us.code = u.code
+{coverage_join}
 LEFT JOIN LATERAL ({nearest}) AS n ON true
 ORDER BY u.code"""
+
+_COVERAGE_CTES = """,
+pairs AS MATERIALIZED ({pairs}),
+partner_shares AS ({partner_shares}),
+unit_shares AS ({unit_shares})"""
+_COMPUTED = {"join": "LEFT JOIN unit_shares AS us ON us.code = u.code"}
+_STORED = {"join": "LEFT JOIN gap_coverage AS gc ON gc.jaar = :jaar AND gc.code = u.code",
+           "coverage": "coalesce(gc.coverage, 0)", "n_partners": "coalesce(gc.n_partners, 0)"}
 
 
 def _units_sql(q: UnitQuery) -> str:
@@ -158,20 +175,31 @@ def _counted_sql(q: UnitQuery) -> str:
             + (_COUNTED_INITIATIVE["themes"] if q.themes else ""))
 
 
-def units_statement(q: UnitQuery):
-    units, counted = _units_sql(q), _counted_sql(q)
-    partner_join = _COUNTED_PARTNER if q.partner_services else ""
+def _coverage_fragments(partner_join: str = "") -> dict[str, str]:
+    """coverage and n_partners of a unit u from its unit_shares row us (see _COVERAGE, _N_PARTNERS)."""
     union_share = _UNION_SHARE.format(partner_join=partner_join, one_partner="")
     partner_share = _UNION_SHARE.format(partner_join="", one_partner=" AND sa.partner_id = p.id")
+    return {"coverage": _COVERAGE.format(union_share=union_share),
+            "n_partners": _N_PARTNERS.format(partner_share=partner_share)}
+
+
+def units_statement(q: UnitQuery):
+    units, counted = _units_sql(q), _counted_sql(q)
+    if q.stored_coverage:
+        coverage = {**_STORED, "ctes": ""}
+    else:
+        partner_join = _COUNTED_PARTNER if q.partner_services else ""
+        coverage = {**_COMPUTED, **_coverage_fragments(partner_join), "ctes": _COVERAGE_CTES.format(
+            pairs=_PAIRS.format(units=units, piece=_PIECE, partner_join=partner_join),
+            partner_shares=_PARTNER_SHARES, unit_shares=_UNIT_SHARES)}
     sql = _UNITS_SQL.format(
         units=units,
         counts=_COUNTS.format(units=units, counted=counted),
-        pairs=_PAIRS.format(units=units, partner_join=partner_join),
-        partner_shares=_PARTNER_SHARES,
-        unit_shares=_UNIT_SHARES,
+        coverage_ctes=coverage["ctes"],
+        coverage_join=coverage["join"],
         nearest=_NEAREST.format(counted=counted),
-        coverage=_COVERAGE.format(union_share=union_share),
-        n_partners=_N_PARTNERS.format(partner_share=partner_share),
+        coverage=coverage["coverage"],
+        n_partners=coverage["n_partners"],
         geometry=_GEOMETRY if q.with_geometry else "",
     )
     params = {"jaar": q.jaar, "walk_m": q.walk_m, "far_m": FAR_M, "half": HALF, "share_decimals": SHARE_DECIMALS,
@@ -206,6 +234,119 @@ def unit_rows(conn, q: UnitQuery) -> list[dict]:
     stmt, params = units_statement(q)
     rows = _tuned(conn, lambda: conn.execute(stmt, params).all())
     return [dict(row._mapping) for row in rows]
+
+
+# --- coverage kept on write: gap_overlap and gap_coverage ----------------------------------------
+
+EVERYTHING = 0  # the stale mark for "every unit": CBS boundaries or the active year changed (migration 0004)
+_REFRESH_LOCK = "geoservice.gap_coverage"  # one refresh at a time: two would write the same units
+
+# Every buurt and wijk of the year (either level may be asked for), or those with the given codes.
+_ALL_UNITS = """
+    SELECT b.code, b.geom FROM buurt AS b WHERE b.jaar = :jaar{only}
+    UNION ALL
+    SELECT w.code, w.geom FROM wijk AS w WHERE w.jaar = :jaar{only}"""
+_ONLY_CODES = " AND code = ANY(CAST(:codes AS text[]))"
+
+# The pieces go through a temporary table: CREATE TABLE AS may use parallel workers, INSERT may not.
+_NEW_PIECES = """
+CREATE TEMPORARY TABLE gap_new_pieces ON COMMIT DROP AS
+SELECT CAST(:jaar AS smallint) AS jaar, pu.code, sa.id AS service_area_id, sa.partner_id, {piece} AS piece
+FROM ({units}) AS pu
+JOIN service_area AS sa ON ST_Intersects(sa.geom, pu.geom){only_marked}"""
+
+_STORED_PAIRS = """
+    SELECT o.code, o.partner_id, ST_Area(pu.geom) AS area, o.piece
+    FROM gap_overlap AS o JOIN ({units}) AS pu ON pu.code = o.code
+    WHERE o.jaar = :jaar"""
+
+# Per unit from its stored pieces, with the fragments of the on-the-fly statement: the same figures.
+_ADD_COVERAGE = """
+WITH pairs AS MATERIALIZED ({pairs}),
+partner_shares AS ({partner_shares}),
+unit_shares AS ({unit_shares})
+INSERT INTO gap_coverage (jaar, code, coverage, n_partners)
+SELECT :jaar, u.code, {coverage}, {n_partners}
+FROM (SELECT units.*, ST_Area(units.geom) AS area FROM ({units}) AS units) AS u
+JOIN unit_shares AS us ON us.code = u.code"""
+
+# A mark is cleared only if no one re-marked it meanwhile (same xid) and no open transaction holds
+# it (SKIP LOCKED: that writer will be seen by the next refresh; waiting for it could deadlock).
+_CLEAR_MARKS = """
+DELETE FROM gap_coverage_stale WHERE ctid IN (
+    SELECT s.ctid FROM gap_coverage_stale AS s
+    JOIN unnest(CAST(:ids AS integer[]), CAST(:xids AS bigint[])) AS seen(id, xid)
+      ON seen.id = s.service_area_id AND seen.xid = s.marked_xid
+    FOR UPDATE OF s SKIP LOCKED)"""
+
+
+@dataclass(frozen=True)
+class CoverageRefresh:
+    """What refresh_coverage did: everything, or the marked service areas and the units they touch."""
+
+    full: bool
+    service_areas: int  # marked service areas redone (0 when full)
+    units: int  # units whose coverage was recomputed (those overlapped by some area)
+
+
+def stored_coverage_is_fresh(conn) -> bool:
+    """May the analysis read gap_coverage? Not while any write is marked that no refresh has seen."""
+    return not conn.execute(text("SELECT EXISTS (SELECT 1 FROM gap_coverage_stale)")).scalar()
+
+
+def mark_coverage_stale(conn) -> None:
+    """Mark every unit stale, as a change of boundaries does: the next refresh_coverage rebuilds everything."""
+    conn.execute(text("INSERT INTO gap_coverage_stale VALUES (:everything, txid_current()) "
+                      "ON CONFLICT (service_area_id) DO UPDATE SET marked_xid = EXCLUDED.marked_xid"),
+                 {"everything": EVERYTHING})
+
+
+def refresh_coverage(conn) -> CoverageRefresh | None:
+    """Bring gap_overlap and gap_coverage up to date with the service areas and the active CBS year.
+
+    Only what the stale marks name is redone: the pieces of the marked service areas and the coverage
+    of every unit they touched before or touch now; all of it after a change of boundaries or of the
+    active year. Runs in the caller's transaction; None when nothing was marked.
+    """
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _REFRESH_LOCK})
+    marks = conn.execute(text("SELECT service_area_id, marked_xid FROM gap_coverage_stale")).all()
+    if not marks:
+        return None
+    jaar = active_year(conn)
+    marked = sorted({m.service_area_id for m in marks} - {EVERYTHING})
+    full = jaar is None or any(m.service_area_id == EVERYTHING for m in marks)
+    result = _tuned(conn, lambda: _refresh(conn, jaar, None if full else marked))
+    conn.execute(text(_CLEAR_MARKS), {"ids": [m.service_area_id for m in marks],
+                                      "xids": [m.marked_xid for m in marks]})
+    return result
+
+
+def _refresh(conn, jaar: int | None, marked: list[int] | None) -> CoverageRefresh:
+    """Redo the pieces of the marked service areas (None: of all) and the coverage of the units concerned."""
+    units = _ALL_UNITS.format(only="")
+    if marked is None:
+        conn.execute(text("DELETE FROM gap_overlap"))
+        conn.execute(text("DELETE FROM gap_coverage"))
+        if jaar is None:
+            return CoverageRefresh(full=True, service_areas=0, units=0)
+        params = {"jaar": jaar}
+        conn.execute(text(_NEW_PIECES.format(piece=_PIECE, units=units, only_marked="")), params)
+    else:
+        params = {"jaar": jaar, "areas": marked}
+        conn.execute(text(_NEW_PIECES.format(piece=_PIECE, units=units,
+                                             only_marked=" AND sa.id = ANY(CAST(:areas AS integer[]))")), params)
+        before = conn.execute(text("DELETE FROM gap_overlap WHERE service_area_id = ANY(CAST(:areas AS integer[])) "
+                                   "RETURNING code"), params).scalars().all()
+        now = conn.execute(text("SELECT code FROM gap_new_pieces")).scalars().all()
+        params = {"jaar": jaar, "codes": sorted(set(before) | set(now))}
+        units = _ALL_UNITS.format(only=_ONLY_CODES)
+        conn.execute(text("DELETE FROM gap_coverage WHERE code = ANY(CAST(:codes AS text[]))"), params)
+    conn.execute(text("INSERT INTO gap_overlap SELECT * FROM gap_new_pieces"))
+    conn.execute(text("DROP TABLE gap_new_pieces"))  # a second refresh in this transaction makes it again
+    added = conn.execute(text(_ADD_COVERAGE.format(
+        pairs=_STORED_PAIRS.format(units=units), partner_shares=_PARTNER_SHARES, unit_shares=_UNIT_SHARES,
+        units=units, **_coverage_fragments())), {**params, "half": HALF, "share_decimals": SHARE_DECIMALS})
+    return CoverageRefresh(full=marked is None, service_areas=len(marked or ()), units=added.rowcount)
 
 
 # --- small reads the analysis needs ---------------------------------------------------------------

@@ -154,6 +154,11 @@ def _written(area: AreaDefinition, built: BuiltArea) -> dict:
             "cbs_jaar": built.cbs_jaar, "geom": func.ST_GeomFromEWKB(built.ewkb)}
 
 
+# Every write to service_area is marked by a trigger (migration 0004) for the gap analysis' stored
+# coverage. A writer calls queries.gaps.refresh_coverage(conn) once after its writes, in the same
+# transaction, as the partner import and the CBS loader do; until then the analysis computes coverage
+# on the fly, so forgetting it costs speed, never correctness.
+
 def insert_service_area(conn: Connection, partner_id: int, area: AreaDefinition, built: BuiltArea) -> int:
     return conn.execute(insert(ServiceArea).values(partner_id=partner_id, **_written(area, built))
                         .returning(ServiceArea.id)).scalar_one()

@@ -1,0 +1,81 @@
+"""HTTP caching of public reads: ETag from the data version and the URL, Cache-Control, 304 Not Modified.
+
+Only anonymous GET/HEAD requests for the JSON/GeoJSON API (/api/v1/…) and the vector tiles (/tiles/…)
+take part: a request with an Authorization header or from a logged-in user never gets a public
+Cache-Control, and never a 304. The ETag changes whenever the data version does (every committed write
+of map data, see migration 0006) or the service's version does (a new release may answer differently).
+A matching If-None-Match is answered before the view runs: one tiny query instead of the real one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import metadata
+
+from flask import Response, g, request, session
+
+from .db import get_session
+from .queries.common import data_version
+
+API_MAX_AGE_S = 60
+TILES_MAX_AGE_S = 300  # tiles are the heaviest to make and change only with imports
+PREFIXES = {"/api/v1/": API_MAX_AGE_S, "/tiles/": TILES_MAX_AGE_S}
+CACHED_STATUSES = (200, 204, 304)
+
+
+def _release() -> str:
+    try:
+        return metadata.version("geoservice")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0"
+
+
+def max_age_for(path: str) -> int | None:
+    """Seconds a shared cache may keep an answer for this path; None: not cached by us."""
+    for prefix, max_age in PREFIXES.items():
+        if path.startswith(prefix):
+            return max_age
+    return None
+
+
+def etag_for(version: int, url: str, release: str) -> str:
+    """The (strong) entity tag of the answer to url at this data version and release."""
+    digest = hashlib.sha256(f"{release}|{version}|{url}".encode("utf-8")).hexdigest()[:32]
+    return f'"{digest}"'
+
+
+def _anonymous() -> bool:
+    if request.headers.get("Authorization"):
+        return False
+    from flask import current_app
+
+    if current_app.config.get("SESSION_COOKIE_NAME", "session") not in request.cookies:
+        return True  # no session cookie, nobody logged in: and the session is not touched (no Vary: Cookie)
+    from .auth import current_user
+
+    return current_user() is None
+
+
+def init_app(app) -> None:
+    release = _release()
+
+    @app.before_request
+    def answer_not_modified():
+        max_age = max_age_for(request.path)
+        if max_age is None or request.method not in ("GET", "HEAD") or not _anonymous():
+            return None
+        etag = etag_for(data_version(get_session()), request.full_path, release)
+        g.cache_headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+        if request.if_none_match and request.if_none_match.contains_weak(etag.strip('"')):
+            return Response(status=304)
+        return None
+
+    @app.after_request
+    def cache_headers(response):
+        headers = g.pop("cache_headers", None)
+        if headers is None or response.status_code not in CACHED_STATUSES or session.modified:
+            return response
+        if "Cache-Control" in response.headers:  # a view that decided for itself (e.g. private, no-store)
+            return response
+        response.headers.update(headers)
+        return response

@@ -1,0 +1,111 @@
+"""Mapbox vector tiles (MVT) of the CBS areas and the published initiatives, made by PostGIS.
+
+Areas are clipped to the tile (with a buffer) in RD, simplified there with a tolerance of about one
+screen pixel at that zoom, transformed to Web Mercator and encoded by ST_AsMVTGeom/ST_AsMVT. The
+envelope used to find rows is the tile with its buffer, transformed to RD: a GiST index scan.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+EXTENT = 4096  # MVT grid units per tile side
+BUFFER = 64  # grid units around the tile, so that strokes do not end at tile edges
+WEB_MERCATOR_WORLD_M = 40_075_016.685578488
+# RD metres are true metres; Web Mercator ones are 1 / cos(latitude) longer. At 52.2° (the middle of
+# the Netherlands) one Web Mercator metre is about 0.61 RD metres.
+RD_PER_MERCATOR_M = 0.613
+
+AREA_TABLES = {"gemeenten": "gemeente", "wijken": "wijk", "buurten": "buurt"}
+
+# The tile and its buffer in RD, for the index scan and to clip large polygons before simplifying.
+# Only the part inside NL_LONLAT is transformed (RD New means nothing far from the Netherlands), after
+# segmentizing, so that the straight edges of a large low-zoom tile follow the curve they make in RD.
+NL_LONLAT = (2.5, 50.0, 7.8, 54.0)
+_ENVELOPE = """
+    SELECT ST_TileEnvelope(:z, :x, :y) AS merc,
+           ST_Transform(ST_Intersection(
+               ST_Segmentize(ST_TileEnvelope(:z, :x, :y, margin => :margin), :segment),
+               ST_Transform(ST_MakeEnvelope(:west, :south, :east, :north, 4326), 3857)), 28992) AS rd"""
+
+_AREA_FIGURES = """
+WITH env AS ({envelope})
+SELECT a.code, a.aantal_inwoners,
+       EXISTS (SELECT 1 FROM initiative AS i
+               WHERE i.status = 'published' AND ST_DWithin(i.location, a.geom, :walk_m)) AS has_nearby,
+       {coverage} AS coverage
+FROM {table} AS a, env
+WHERE a.jaar = :jaar AND a.geom && env.rd AND ST_Intersects(a.geom, env.rd)"""
+
+# Coverage when gap_coverage is up to date (queries.gaps.stored_coverage_is_fresh), else the share of
+# the unit inside the union of all service areas, rounded as the gap analysis rounds it.
+STORED_COVERAGE = "coalesce((SELECT gc.coverage FROM gap_coverage AS gc WHERE gc.jaar = :jaar AND gc.code = a.code), 0)"
+COMPUTED_COVERAGE = """coalesce(round(CAST(ST_Area(ST_Intersection(a.geom, (
+        SELECT ST_Union(sa.geom ORDER BY sa.id) FROM service_area AS sa WHERE ST_Intersects(sa.geom, a.geom)
+    ))) / nullif(ST_Area(a.geom), 0) AS numeric), :share_decimals), 0)"""
+
+_AREA_TILE = """
+WITH env AS ({envelope}),
+status AS (SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:statuses AS text[])) AS s(code, status)),
+features AS (
+    SELECT a.code, a.naam, a.aantal_inwoners{status_column},
+           ST_AsMVTGeom(ST_Transform(ST_SimplifyPreserveTopology(
+                            ST_ClipByBox2D(a.geom, env.rd), :tolerance), 3857),
+                        env.merc, :extent, :buffer, true) AS geom
+    FROM {table} AS a CROSS JOIN env{status_join}
+    WHERE a.jaar = :jaar AND a.geom && env.rd AND ST_Intersects(a.geom, env.rd)
+)
+SELECT ST_AsMVT(features.*, :layer, :extent, 'geom') FROM features WHERE geom IS NOT NULL"""
+
+_INITIATIVE_TILE = """
+WITH env AS ({envelope}),
+features AS (
+    SELECT i.id AS fid, i.id, i.name, i.kind, array_to_string(i.themes, ';') AS themes,
+           ST_AsMVTGeom(ST_Transform(i.location, 3857), env.merc, :extent, :buffer, true) AS geom
+    FROM initiative AS i CROSS JOIN env
+    WHERE i.status = 'published' AND i.location && env.rd
+)
+SELECT ST_AsMVT(features.*, :layer, :extent, 'geom', 'fid') FROM features WHERE geom IS NOT NULL"""
+
+
+def tolerance_m(z: int) -> float:
+    """About one 256-pixel screen pixel at zoom z, in RD metres (0.0 would mean: no simplification)."""
+    return WEB_MERCATOR_WORLD_M / (256 * 2**z) * RD_PER_MERCATOR_M
+
+
+def _tile_params(z: int, x: int, y: int) -> dict:
+    west, south, east, north = NL_LONLAT
+    return {"z": z, "x": x, "y": y, "margin": BUFFER / EXTENT, "extent": EXTENT, "buffer": BUFFER,
+            "segment": WEB_MERCATOR_WORLD_M / 2**z / 8, "west": west, "south": south, "east": east, "north": north}
+
+
+def area_figures(conn, layer: str, z: int, x: int, y: int, *, jaar: int, walk_m: int, stored: bool,
+                 share_decimals: int) -> list[dict]:
+    """Per unit (wijk or buurt) in the tile: code, aantal_inwoners, has_nearby, coverage — for its gap status."""
+    sql = _AREA_FIGURES.format(envelope=_ENVELOPE, table=AREA_TABLES[layer],
+                               coverage=STORED_COVERAGE if stored else COMPUTED_COVERAGE)
+    rows = conn.execute(text(sql), {**_tile_params(z, x, y), "jaar": jaar, "walk_m": walk_m,
+                                    "share_decimals": share_decimals})
+    return [dict(row._mapping) for row in rows]
+
+
+def area_tile(conn, layer: str, z: int, x: int, y: int, *, jaar: int, tolerance: float,
+              statuses: dict[str, str] | None = None) -> bytes:
+    """The MVT bytes of one layer of CBS areas (attributes code, naam, aantal_inwoners[, status])."""
+    with_status = statuses is not None
+    sql = _AREA_TILE.format(
+        envelope=_ENVELOPE, table=AREA_TABLES[layer],
+        status_column=", s.status" if with_status else "",
+        status_join=" LEFT JOIN status AS s ON s.code = a.code" if with_status else "")
+    codes = list(statuses or {})
+    data = conn.execute(text(sql), {**_tile_params(z, x, y), "jaar": jaar, "tolerance": tolerance,
+                                    "layer": layer, "codes": codes,
+                                    "statuses": [statuses[c] for c in codes]}).scalar()
+    return bytes(data or b"")
+
+
+def initiative_tile(conn, z: int, x: int, y: int) -> bytes:
+    """The MVT bytes of the published initiatives (attributes id, name, kind, themes joined by ';')."""
+    data = conn.execute(text(_INITIATIVE_TILE.format(envelope=_ENVELOPE)),
+                        {**_tile_params(z, x, y), "layer": "initiatives"}).scalar()
+    return bytes(data or b"")

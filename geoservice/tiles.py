@@ -1,0 +1,105 @@
+"""Vector tiles: GET /tiles/{layer}/{z}/{x}/{y}.mvt (Web Mercator, Mapbox Vector Tile 2.1).
+
+Layers: gemeenten, wijken and buurten of the active CBS year (code, naam, aantal_inwoners; wijken and
+buurten also the gap `status` with the default parameters of the gap analysis) and the published
+initiatives (id, name, kind, themes). Each layer has a lowest zoom (MIN_ZOOM) below which its tile is
+empty: no page draws 14,500 buurten or 100,000 points at country scale. An empty tile is a 204.
+"""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, Response, jsonify
+
+from .analysis import gaps as analysis
+from .db import get_session
+from .errors import GeoserviceError, InvalidParameter, NotFound
+from .queries import gaps as gap_queries
+from .queries import tiles as queries
+from .queries.areas import active_year
+
+tiles = Blueprint("tiles", __name__, url_prefix="/tiles")
+
+MVT_TYPE = "application/vnd.mapbox-vector-tile"
+MAX_ZOOM = 22
+# Lowest zoom with content. z 8 shows a province (about 100 km); z 10 a municipality (about 25 km).
+MIN_ZOOM = {"gemeenten": 0, "wijken": 8, "buurten": 10, "initiatives": 8}
+LAYERS = tuple(MIN_ZOOM)
+WITH_STATUS = ("wijken", "buurten")
+
+
+def parse_tile(layer: str, z: int, x: int, y: int) -> None:
+    """NotFound for an unknown layer, InvalidParameter for a zoom or tile number out of range."""
+    if layer not in LAYERS:
+        raise NotFound(f"Er is geen tegellaag '{layer[:40]}'; kies uit: {', '.join(LAYERS)}.")
+    if not 0 <= z <= MAX_ZOOM:
+        raise InvalidParameter(f"Zoomniveau {z} bestaat niet: kies 0 tot en met {MAX_ZOOM}.")
+    if not (0 <= x < 2**z and 0 <= y < 2**z):
+        raise InvalidParameter(f"Tegel {x}/{y} bestaat niet op zoomniveau {z}: x en y lopen van 0 tot {2**z - 1}.")
+
+
+def tile_lonlat_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """West, south, east, north of a tile in degrees (the slippy-map tile scheme)."""
+    def lat(row: int) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / 2**z))))
+
+    return x / 2**z * 360 - 180, lat(y + 1), (x + 1) / 2**z * 360 - 180, lat(y)
+
+
+def _near_the_netherlands(z: int, x: int, y: int) -> bool:
+    west, south, east, north = tile_lonlat_bounds(z, x, y)
+    nl_west, nl_south, nl_east, nl_north = queries.NL_LONLAT
+    return west < nl_east and east > nl_west and south < nl_north and north > nl_south
+
+
+def gap_statuses(conn, layer: str, z: int, x: int, y: int, jaar: int) -> dict[str, str]:
+    """The gap status (default parameters) of every unit of the layer in the tile, by code.
+
+    Computed per tile rather than by the national analysis: only "any initiative within walk_m?" is
+    needed, and coverage comes from gap_coverage when that is up to date (else it is computed here).
+    """
+    params = analysis.GapParams(walk_m=analysis.WALK_M["default"], min_inwoners=analysis.MIN_INWONERS["default"])
+    rows = queries.area_figures(conn, layer, z, x, y, jaar=jaar, walk_m=params.walk_m,
+                                stored=gap_queries.stored_coverage_is_fresh(conn),
+                                share_decimals=gap_queries.SHARE_DECIMALS)
+    return {row["code"]: analysis.status_of(row["aantal_inwoners"], int(row["has_nearby"]),
+                                            float(row["coverage"]), params.min_inwoners) for row in rows}
+
+
+def render_tile(conn, layer: str, z: int, x: int, y: int, *, tolerance: float | None = None) -> bytes:
+    """The MVT bytes of one tile (b"" when nothing is there); tolerance: simplification in RD metres."""
+    parse_tile(layer, z, x, y)
+    if z < MIN_ZOOM[layer] or not _near_the_netherlands(z, x, y):
+        return b""
+    if layer == "initiatives":
+        return queries.initiative_tile(conn, z, x, y)
+    jaar = active_year(conn)
+    if jaar is None:
+        return b""
+    statuses = gap_statuses(conn, layer, z, x, y, jaar) if layer in WITH_STATUS else None
+    return queries.area_tile(conn, layer, z, x, y, jaar=jaar, statuses=statuses,
+                             tolerance=queries.tolerance_m(z) if tolerance is None else tolerance)
+
+
+def _tile_number(name: str, raw: str) -> int:
+    if not raw.isascii() or not raw.lstrip("-").isdigit() or len(raw) > 12:
+        raise InvalidParameter(f"'{raw[:20]}' is geen geheel getal ({name} van de tegel).")
+    return int(raw)
+
+
+@tiles.errorhandler(GeoserviceError)
+def tile_error(exc: GeoserviceError):
+    """The JSON error shape, as under /api (tiles are read by programs, not people)."""
+    return jsonify(exc.to_dict()), exc.status, getattr(exc, "headers", None) or {}
+
+
+@tiles.get("/<layer>/<z>/<x>/<y>.mvt")
+def tile(layer: str, z: str, x: str, y: str):
+    if layer not in LAYERS:  # before the numbers: an unknown layer is a 404 whatever follows
+        parse_tile(layer, 0, 0, 0)
+    data = render_tile(get_session().connection(), layer, _tile_number("z", z), _tile_number("x", x),
+                       _tile_number("y", y))
+    if not data:
+        return Response(status=204, mimetype=MVT_TYPE)
+    return Response(data, mimetype=MVT_TYPE)

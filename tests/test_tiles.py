@@ -1,0 +1,215 @@
+"""Vector tiles: /tiles/{layer}/{z}/{x}/{y}.mvt, decoded with a minimal protobuf reader (no dependency)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from geoservice.queries.tiles import tolerance_m
+from geoservice.tiles import MIN_ZOOM, MVT_TYPE, render_tile
+
+BAARN = (5.2878, 52.2165)  # lon, lat
+
+
+def tile_at(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, i
+
+
+def _fields(buf: bytes):
+    """(field number, value) pairs of one protobuf message: ints for varints, bytes for length-delimited."""
+    i = 0
+    while i < len(buf):
+        key, i = _varint(buf, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(buf, i)
+        elif wire == 2:
+            length, i = _varint(buf, i)
+            value, i = buf[i:i + length], i + length
+        elif wire == 1:
+            value, i = buf[i:i + 8], i + 8
+        elif wire == 5:
+            value, i = buf[i:i + 4], i + 4
+        else:
+            raise ValueError(f"wire type {wire}")
+        yield number, value
+
+
+def _packed(buf: bytes) -> list[int]:
+    out, i = [], 0
+    while i < len(buf):
+        value, i = _varint(buf, i)
+        out.append(value)
+    return out
+
+
+def _value(buf: bytes):
+    import struct
+
+    for number, value in _fields(buf):
+        if number == 1:
+            return value.decode("utf-8")
+        if number == 2:
+            return struct.unpack("<f", value)[0]
+        if number == 3:
+            return struct.unpack("<d", value)[0]
+        if number in (4, 5):
+            return value if value < 2**63 else value - 2**64
+        if number == 6:
+            return (value >> 1) ^ -(value & 1)
+        if number == 7:
+            return bool(value)
+    return None
+
+
+def decode(data: bytes) -> dict[str, list[dict]]:
+    """{layer name: [{"properties": {...}, "n_commands": int, "id": int|None}]} of an MVT."""
+    layers = {}
+    for number, layer in _fields(data):
+        if number != 3:
+            continue
+        name, keys, values, raw_features = None, [], [], []
+        for n, v in _fields(layer):
+            if n == 1:
+                name = v.decode("utf-8")
+            elif n == 2:
+                raw_features.append(v)
+            elif n == 3:
+                keys.append(v.decode("utf-8"))
+            elif n == 4:
+                values.append(_value(v))
+        features = []
+        for raw in raw_features:
+            feature = {"properties": {}, "geometry": [], "id": None}
+            for n, v in _fields(raw):
+                if n == 1:
+                    feature["id"] = v
+                elif n == 2:
+                    tags = _packed(v)
+                    feature["properties"] = {keys[k]: values[t] for k, t in zip(tags[::2], tags[1::2])}
+                elif n == 4:
+                    feature["geometry"] = _packed(v)
+            features.append(feature)
+        layers[name] = features
+    return layers
+
+
+def test_buurt_tile_over_baarn_has_the_buurten_of_the_api(client):
+    x, y = tile_at(*BAARN, 12)
+    response = client.get(f"/tiles/buurten/12/{x}/{y}.mvt")
+    assert response.status_code == 200
+    assert response.content_type == MVT_TYPE
+    features = decode(response.data)["buurten"]
+    by_code = {f["properties"]["code"]: f["properties"] for f in features}
+    assert any(code.startswith("BU0308") for code in by_code)  # Baarn
+    # The buurten of Baarn that the API finds in this tile (by their bounding box) are all there.
+    west, south, east, north = _lonlat_bounds(12, x, y)
+    gaps = client.get("/api/v1/gaps?gemeente=GM0308&level=buurt").get_json()
+    api_units = {u["code"]: u for u in gaps["units"]} if "units" in gaps else {
+        f["properties"]["code"]: f["properties"] for f in gaps["features"]}
+    baarn_here = {code for code in by_code if code.startswith("BU0308")}
+    assert baarn_here <= set(api_units)
+    for code in baarn_here:
+        area = client.get(f"/api/v1/areas/{code}").get_json()
+        props = area.get("properties", area)
+        assert by_code[code]["naam"] == props["naam"]
+        assert by_code[code]["aantal_inwoners"] == props["aantal_inwoners"]
+        assert by_code[code]["status"] == api_units[code]["status"]
+    # the buurt under the Baarn point itself is in it
+    lookup = client.get(f"/api/v1/areas/lookup?lon={BAARN[0]}&lat={BAARN[1]}").get_json()
+    assert lookup["buurt"]["code"] in by_code
+    assert west < BAARN[0] < east and south < BAARN[1] < north
+
+
+def _lonlat_bounds(z, x, y):
+    from geoservice.tiles import tile_lonlat_bounds
+
+    return tile_lonlat_bounds(z, x, y)
+
+
+@pytest.mark.parametrize("layer", ["gemeenten", "wijken", "buurten", "initiatives"])
+def test_a_tile_at_sea_is_empty(client, layer):
+    x, y = tile_at(3.0, 53.5, 12)  # North Sea, west of Texel
+    response = client.get(f"/tiles/{layer}/12/{x}/{y}.mvt")
+    assert response.status_code == 204
+    assert response.data == b""
+
+
+def test_below_the_lowest_zoom_of_a_layer_the_tile_is_empty(client):
+    z = MIN_ZOOM["buurten"] - 1
+    x, y = tile_at(*BAARN, z)
+    assert client.get(f"/tiles/buurten/{z}/{x}/{y}.mvt").status_code == 204
+    assert client.get(f"/tiles/gemeenten/{z}/{x}/{y}.mvt").status_code == 200
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/tiles/provincies/12/2108/1348.mvt", 404),
+    ("/tiles/buurten/23/0/0.mvt", 400),
+    ("/tiles/buurten/-1/0/0.mvt", 400),
+    ("/tiles/buurten/2/4/0.mvt", 400),
+    ("/tiles/buurten/2/0/-1.mvt", 400),
+    ("/tiles/buurten/twaalf/0/0.mvt", 400),
+])
+def test_bad_tiles_get_the_json_error_shape(client, path, status):
+    response = client.get(path)
+    assert response.status_code == status
+    assert set(response.get_json()) == {"code", "description"}
+
+
+def test_gemeente_tile_attributes_match_the_api(client):
+    x, y = tile_at(*BAARN, 8)
+    features = decode(client.get(f"/tiles/gemeenten/8/{x}/{y}.mvt").data)["gemeenten"]
+    baarn = next(f["properties"] for f in features if f["properties"]["code"] == "GM0308")
+    area = client.get("/api/v1/areas/GM0308").get_json()
+    props = area.get("properties", area)
+    assert (baarn["naam"], baarn["aantal_inwoners"]) == (props["naam"], props["aantal_inwoners"])
+    assert "status" not in baarn
+
+
+def test_simplification_makes_low_zoom_tiles_smaller(app):
+    from geoservice import db
+
+    z = 8
+    x, y = tile_at(*BAARN, z)
+    with app.app_context():
+        conn = db.get_session().connection()
+        simplified = render_tile(conn, "wijken", z, x, y)
+        full = render_tile(conn, "wijken", z, x, y, tolerance=0.0)
+        vertices = {name: sum(len(f["geometry"]) for f in decode(data)["wijken"])
+                    for name, data in (("simplified", simplified), ("full", full))}
+    assert tolerance_m(z) > tolerance_m(12) > 0
+    assert len(simplified) < len(full) * 0.8
+    assert vertices["simplified"] < vertices["full"]
+    assert len(decode(simplified)["wijken"]) == len(decode(full)["wijken"])  # same wijken, fewer vertices
+
+
+def test_initiative_tile_shows_published_initiatives_only(app_for, fresh_db_url, engine_for):
+    from .helpers import make_initiative
+
+    with engine_for(fresh_db_url).begin() as conn:
+        shown = make_initiative(conn, name="Zichtbaar", themes=["ontmoeting", "groen_natuur"])
+        hidden = make_initiative(conn, name="Verborgen", status="pending")
+    client = app_for(fresh_db_url).test_client()
+    x, y = tile_at(*BAARN, 14)
+    features = decode(client.get(f"/tiles/initiatives/14/{x}/{y}.mvt").data)["initiatives"]
+    by_id = {f["properties"]["id"]: f for f in features}
+    assert shown in by_id and hidden not in by_id
+    assert by_id[shown]["id"] == shown
+    assert by_id[shown]["properties"]["name"] == "Zichtbaar"
+    assert by_id[shown]["properties"]["themes"].split(";") == ["ontmoeting", "groen_natuur"]
+    z = MIN_ZOOM["initiatives"] - 1
+    x, y = tile_at(*BAARN, z)
+    assert client.get(f"/tiles/initiatives/{z}/{x}/{y}.mvt").status_code == 204

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from .models import RD_NEW, Initiative, Partner
 from .queries.areas import assign_initiative_areas
+from .queries.gaps import refresh_coverage
 from .queries.synthetic import insert_radius_service_areas, population_by_area, random_points
 from .vocab import THEMES
 
@@ -189,4 +190,5 @@ def clear_demo(engine) -> dict:
     with engine.begin() as conn:
         initiatives = remove_initiatives(conn, DEMO_SOURCE)
         partners = conn.execute(delete(Partner).where(Partner.source == DEMO_SOURCE)).rowcount
+        refresh_coverage(conn)  # their service areas went with them
     return {"initiatives": initiatives, "partners": partners}

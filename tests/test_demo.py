@@ -47,3 +47,18 @@ def test_demo_loads_marked_data_once_and_clears_only_itself(fresh_db_url, runner
     # the same seed gives the same data set
     run(main, ["demo"], env=runner_env(fresh_db_url))
     assert _demo_rows(fresh_db_url, engine_for) == rows
+
+
+def test_clearing_the_demo_keeps_the_stored_gap_coverage_current(fresh_db_url, engine_for):
+    from geoservice.demo import clear_demo, load_demo
+    from geoservice.queries.gaps import stored_coverage_is_fresh
+
+    engine = engine_for(fresh_db_url)
+    load_demo(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT max(coverage) FROM gap_coverage")).scalar() > 0
+    clear_demo(engine)
+    with engine.connect() as conn:
+        # the demo partners' service areas are gone, and so is the coverage they gave
+        assert stored_coverage_is_fresh(conn)
+        assert conn.execute(text("SELECT coalesce(max(coverage), 0) FROM gap_coverage")).scalar() == 0

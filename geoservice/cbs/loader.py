@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from geoalchemy2.shape import from_shape
-from sqlalchemy import Connection, Engine, func, literal_column, select, update
+from sqlalchemy import Connection, Engine, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from ..errors import LoadError
@@ -102,7 +102,10 @@ def load_cbs(engine: Engine, paths: list[str | Path], *, year: int | None = None
         summary.active_year = _register_years(conn, summary.years, activate=activate, chosen=year)
         if summary.active_year in summary.years:
             # New boundaries (or a new active year): initiatives must lie in the right areas,
-            # and service areas defined by codes must follow the new boundaries.
+            # and service areas defined by codes must follow the new boundaries. Fresh statistics
+            # first: without them the planner joins 100,000 initiatives to 14,500 new buurten blindly
+            # (minutes instead of seconds; autoanalyze comes only after the commit).
+            conn.execute(text("ANALYZE buurt, wijk, gemeente"))
             assign_initiative_areas(conn)
             summary.rebuilt_service_areas = rebuild_code_service_areas(conn)
             summary.stale_service_areas = stale_code_service_areas(conn)

@@ -27,7 +27,10 @@ SIMPLIFY_M = 1.0  # output geometry only: vertices within 1 m of a straight line
 # transaction). JIT compilation costs ~0.6 s here and gains nothing: the time goes into PostGIS
 # functions, not expression evaluation. The CBS tables are a few MB, below the size at which the
 # planner considers parallel workers by default, yet counting initiatives per unit parallelises well.
-_TUNING = {"jit": "off", "min_parallel_table_scan_size": "0", "parallel_setup_cost": "100"}
+# At national buurt level (14,500 units × 100,000 initiatives) the ~1M unit–initiative pairs are sorted
+# for grouping; with the default 4 MB work_mem that sort spills ~1.5 GB to disk (bench/budgets.py:
+# 8 s → 3–4 s with 256 MB). Only this statement gets it, for its transaction.
+_TUNING = {"jit": "off", "min_parallel_table_scan_size": "0", "parallel_setup_cost": "100", "work_mem": "256MB"}
 
 
 @dataclass(frozen=True)

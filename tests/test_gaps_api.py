@@ -183,3 +183,24 @@ def test_responses_match_the_openapi_document(gaps_client):
         validator = OAS30Validator({**schema, "components": document["components"]})
         errors = sorted(validator.iter_errors(response.get_json()), key=str)
         assert not errors, (url, [e.message for e in errors[:3]])
+
+
+def _vertices(collection: dict) -> int:
+    return sum(len(ring) for f in collection["features"] for polygon in f["geometry"]["coordinates"]
+               for ring in polygon)
+
+
+def test_units_can_be_simplified_for_a_map_zoom(gaps_client):
+    full = gaps_client.get("/api/v1/gaps?gemeente=GM0308").get_json()
+    coarse = gaps_client.get("/api/v1/gaps?gemeente=GM0308&zoom=10").get_json()
+    assert coarse["parameters"]["zoom"] == 10
+    # the same units and figures, drawn with fewer vertices; outlines stay valid and roughly the same
+    assert [f["properties"] for f in coarse["features"]] == [f["properties"] for f in full["features"]]
+    assert _vertices(coarse) < _vertices(full) / 2
+    tolerance_deg = 47 / 68_000  # zoom 10: half a pixel is ~47 m; a degree of longitude at 52°N is ~68 km
+    for before, after in zip(full["features"], coarse["features"]):
+        simplified, exact = shape(after["geometry"]), shape(before["geometry"])
+        # no outline point moves further than about the tolerance (a pixel on the map)
+        assert simplified.is_valid and simplified.hausdorff_distance(exact) < 2 * tolerance_deg
+    refused = gaps_client.get("/api/v1/gaps?gemeente=GM0308&zoom=23")
+    assert refused.status_code == 400 and refused.get_json()["code"] == "InvalidParameterValue"

@@ -348,7 +348,8 @@ def test_dashboard_controls_drive_map_table_and_downloads(data_client):
     wanted = {"gemeente": ["GM0308"], "walk_m": ["250"], "kind": ["energiecooperatie"],
               "theme": ["energie_klimaat"], "level": ["wijk"]}
     units_url = layers(response)["units"][0]
-    assert {k: v for k, v in query(units_url).items() if k != "format"} == wanted
+    # the map's layer asks the same, with outlines simplified for the map's zoom (the downloads keep 1 m detail)
+    assert {k: v for k, v in query(units_url).items() if k not in ("format", "zoom")} == wanted
     downloads = {a.text: a.attrs["href"] for a in page.find("p", "downloads").find_all("a")}
     assert {k: v for k, v in query(downloads["CSV"]).items() if k != "format"} == wanted
     csv_download = data_client.get(downloads["CSV"])
@@ -436,3 +437,16 @@ def test_buurten_where_there_are_none_is_a_400_page_with_the_form(client):
     assert response.status_code == 400
     page = parse(response)
     assert "buurten" in page.find("p", "error-message").text and page.find("form", id="instellingen") is not None
+
+
+def test_dashboard_units_layer_is_simplified_for_the_zoom_it_opens_at(client):
+    from web.maps import fitting_zoom
+
+    html = client.get("/gemeente/GM0363").get_data(as_text=True)
+    url = re.search(r'Samenkaart\.loadLayer\([^,]+, "([^"]+)", \{[^}]*"kind": "units"', html).group(1)
+    url = url.encode().decode("unicode_escape")
+    query = parse_qs(urlsplit(url).query)
+    # Amsterdam (about 0.36° by 0.16°) opens at zoom 11 in the map box; the outlines are drawn for one step closer
+    assert fitting_zoom((4.73, 52.28, 5.08, 52.43)) == 11 and query["zoom"] == ["12"]
+    simplified, full = client.get(url), client.get(url.replace("&zoom=12", ""))
+    assert simplified.status_code == 200 and len(simplified.data) < 0.8 * len(full.data)

@@ -7,6 +7,7 @@ text nodes, so no user-supplied text is ever parsed as HTML.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import folium
@@ -141,6 +142,22 @@ def new_map(settings: Settings, *, center: tuple[float, float] = NETHERLANDS, zo
         min_lon, min_lat, max_lon, max_lat = bounds
         m.fit_bounds([[min_lat, min_lon], [max_lat, max_lon]])
     return m
+
+
+def fitting_zoom(bounds: tuple[float, float, float, float], width_px: int = 700, height_px: int = 540) -> int:
+    """The web-map zoom at which bounds (min_lon, min_lat, max_lon, max_lat) fit a map box of that size.
+
+    Pages ask the API for outlines simplified for this zoom (plus one, so they stay sharp a step closer).
+    """
+    min_lon, min_lat, max_lon, max_lat = bounds
+
+    def mercator_y(lat: float) -> float:  # 0..1 of the world's height
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) / (2 * math.pi)
+
+    x_share = max(max_lon - min_lon, 1e-9) / 360
+    y_share = max(mercator_y(max_lat) - mercator_y(min_lat), 1e-9)
+    zoom = math.floor(math.log2(min(width_px / (256 * x_share), height_px / (256 * y_share))))
+    return max(0, min(MAX_ZOOM, zoom))
 
 
 def add_layer(m: folium.Map, name: str, url: str, kind: str, *, show: bool = True, fit: bool = False,

@@ -121,13 +121,14 @@ def require_gemeente(conn, jaar: int, raw: str) -> str:
 
 def gap_units(conn, params: GapParams, *, gemeente: str | None = None,
               near_partner: int | None = None, reach_m: int | None = None,
-              with_geometry: bool = False) -> list[dict]:
+              with_geometry: bool = False, simplify_m: float | None = None) -> list[dict]:
     """Units of the active CBS year with their gap figures (national when gemeente is None).
 
     near_partner + reach_m: only units within reach_m metres of that partner's service areas.
     Each dict: code, level, naam, gemeentecode, wijkcode (None for wijk units), aantal_inwoners,
     n_initiatives, n_nearby, nearest_m, initiatives_per_1000, coverage, n_partners, status,
-    area_m2, and when with_geometry: geometry (GeoJSON text, WGS84). Ordered by code.
+    area_m2, and when with_geometry: geometry (GeoJSON text, WGS84; simplified to simplify_m metres,
+    default 1 m). Ordered by code.
     """
     check_params(params)
     jaar = require_year(conn)
@@ -146,7 +147,7 @@ def gap_units(conn, params: GapParams, *, gemeente: str | None = None,
         jaar=jaar, level=params.level, walk_m=params.walk_m, kinds=params.kinds, themes=params.themes,
         partner_services=params.partner_services, gemeente=code, near_partner=near_partner,
         reach_m=reach_m if near_partner is not None else None, with_geometry=with_geometry,
-        stored_coverage=stored))
+        simplify_m=max(queries.SIMPLIFY_M, simplify_m or 0.0), stored_coverage=stored))
     return [_unit(row, params, with_geometry) for row in rows]
 
 

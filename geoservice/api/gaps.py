@@ -32,6 +32,8 @@ def gaps():
     args = request.args
     params = gap_params(args)
     output = parse_choice("format", args.get("format"), UNIT_FORMATS, default="geojson")
+    # optional: the web-map zoom the unit outlines are for (without it they keep 1 m detail)
+    zoom = parse_int("zoom", args.get("zoom"), default=None, minimum=ZOOM["minimum"], maximum=ZOOM["maximum"])
     raw = args.get("gemeente")
     if raw is None or not raw.strip():
         # a national GeoJSON of every unit would be tens of megabytes: the summary covers the country
@@ -40,10 +42,14 @@ def gaps():
     session = get_session()
     jaar = analysis.require_year(session)
     code = analysis.require_gemeente(session, jaar, raw)
-    units = analysis.gap_units(session, params, gemeente=code, with_geometry=output == "geojson")
+    tolerance = area_queries.zoom_tolerance_m(zoom) if zoom is not None else None
+    units = analysis.gap_units(session, params, gemeente=code, with_geometry=output == "geojson",
+                               simplify_m=tolerance)
     if output == "csv":
         return csv_response(list(analysis.UNIT_COLUMNS), units, f"witte-vlekken-{code}.csv")
     used = {**analysis.parameters(params, jaar), "gemeente": code}
+    if zoom is not None:
+        used["zoom"] = zoom
     gemeente = {"code": code, "naam": queries.gemeente_naam(session, jaar, code)}
     return respond(analysis.units_geojson(units, used, gemeente), GEOJSON)
 

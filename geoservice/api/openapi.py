@@ -307,7 +307,10 @@ def gap_paths() -> dict:
         "/api/v1/gaps": operation(
             "gapUnits", "Witte vlekken",
             "Witte vlekken in een gemeente: per buurt of wijk inwoners, initiatieven, partnerdekking en status.",
-            [{**gemeente, "required": True}, *settings, unit_format],
+            [{**gemeente, "required": True}, *settings, unit_format,
+             param("zoom", "Alleen bij format=geojson: het zoomniveau van de webkaart (0 tot 22); de grenzen worden "
+                           "vereenvoudigd tot op een halve pixel. Zonder: tot op 1 meter.",
+                   integer(minimum=gaps.ZOOM["minimum"], maximum=gaps.ZOOM["maximum"]))],
             {"200": ok("De gebieden met hun cijfers; geometrie in WGS84, vereenvoudigd tot op 1 m.",
                        ref("GapUnitCollection"), GEOJSON, also=csv)}, errors=("400", "404", "503")),
         "/api/v1/gaps/summary": operation(

@@ -47,6 +47,7 @@ class UnitQuery:
     near_partner: int | None = None
     reach_m: int | None = None
     with_geometry: bool = False
+    simplify_m: float = SIMPLIFY_M  # output geometry only (a map at a lower zoom needs fewer vertices)
     stored_coverage: bool = False  # coverage and n_partners from gap_coverage (all partners, kept fresh)
 
     def __post_init__(self):
@@ -208,7 +209,7 @@ def units_statement(q: UnitQuery):
     params = {"jaar": q.jaar, "walk_m": q.walk_m, "far_m": FAR_M, "half": HALF, "share_decimals": SHARE_DECIMALS,
               "kinds": list(q.kinds), "themes": list(q.themes), "partner_services": list(q.partner_services),
               "gemeente": q.gemeente, "near_partner": q.near_partner, "reach_m": q.reach_m,
-              "simplify_m": SIMPLIFY_M, "decimals": POLYGON_DECIMALS}
+              "simplify_m": q.simplify_m, "decimals": POLYGON_DECIMALS}
     return text(sql), params
 
 

@@ -191,8 +191,11 @@ def gemeente_map(found: str, bounds, controls: Controls, has_buurten: bool, show
     m = maps.new_map(current_app.extensions["geoservice.settings"], bounds=bounds)
     if show_layers:
         level = controls.level or ("buurt" if has_buurten else "wijk")
+        # outlines simplified for the zoom the map opens at, one step closer still sharp (never embedded)
+        zoom = maps.fitting_zoom(bounds) + 1 if bounds else None
         maps.add_layer(m, f"{'Buurten' if level == 'buurt' else 'Wijken'} naar status",
-                       url_for("api.gaps", gemeente=found, **controls.gap_args(), format="geojson"), "units")
+                       url_for("api.gaps", gemeente=found, **controls.gap_args(), format="geojson", zoom=zoom),
+                       "units")
         maps.add_layer(m, "Initiatieven", url_for("api.list_initiatives", gemeente=found, limit=INITIATIVES_LIMIT,
                                                   kind=controls.kinds, theme=controls.themes),
                        "initiatives", cluster=True)

@@ -255,8 +255,9 @@ window.Samenkaart = (function () {
   return { loadLayer: loadLayer, searchedPoint: searchedPoint, pickPoint: pickPoint, safeUrl: safeUrl };
 })();
 
-/* Partner editing: clicking the map fills a form's lat/lon fields without submitting it, and shows the
- * point with the circle of the form's radius_m, redrawn while the fields are typed in. It listens to
+/* Forms with a point (submissions, moderation, partner editing): clicking the map fills the form's lat/lon
+ * fields without submitting it, and shows the point (with the circle of the form's radius_m where it has one),
+ * redrawn while the fields are typed in. Without JavaScript the fields still work. It listens to
  * "preclick", which the map fires for every click, also on a service area (whose popup stops "click"). */
 window.Samenkaart.fillPoint = function (map, formId) {
   "use strict";
@@ -292,8 +293,7 @@ window.Samenkaart.fillPoint = function (map, formId) {
     draw();
     var live = document.getElementById("map-status");
     if (live) {
-      live.textContent = "Punt gekozen: " + form.elements.lat.value + ", " + form.elements.lon.value +
-        ". Vul een naam en de straal in en kies Werkgebied toevoegen.";
+      live.textContent = "Punt gekozen: " + form.elements.lat.value + ", " + form.elements.lon.value + ".";
     }
   });
   ["lat", "lon", "radius_m"].forEach(function (name) {

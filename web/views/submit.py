@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from branca.element import MacroElement
 from flask import current_app, redirect, render_template, request, url_for
-from jinja2 import Template
 
 from geoservice import ratelimit, submissions
 from geoservice.db import get_session
@@ -21,44 +19,6 @@ FORM_MAX = 6000  # no form field is longer (the description allows 5,000 charact
 PICKED_ZOOM = 16
 
 
-class FillPoint(MacroElement):
-    """A click on the map writes its lat/lon into a form's fields and marks it; the form is not sent.
-
-    Without JavaScript the form works as well: the address or postcode fields are enough.
-    """
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        (function (map) {
-          var form = document.getElementById({{ this.form_id|tojson }});
-          var status = document.getElementById("map-status");
-          if (!form || !form.elements.lat || !form.elements.lon) { return; }
-          var marker = null;
-          function mark(lat, lon) {
-            if (marker) { marker.setLatLng([lat, lon]); return; }
-            marker = L.circleMarker([lat, lon], {radius: 9, color: "#0b4f6c", weight: 3, fillOpacity: 0.5})
-              .addTo(map);
-          }
-          var lat = parseFloat(form.elements.lat.value), lon = parseFloat(form.elements.lon.value);
-          if (isFinite(lat) && isFinite(lon)) { mark(lat, lon); }
-          map.on("click", function (event) {
-            form.elements.lat.value = event.latlng.lat.toFixed(6);
-            form.elements.lon.value = event.latlng.lng.toFixed(6);
-            mark(event.latlng.lat, event.latlng.lng);
-            if (status) {
-              status.textContent = "Punt gekozen: " + form.elements.lat.value + ", " + form.elements.lon.value + ".";
-            }
-          });
-        })({{ this._parent.get_name() }});
-        {% endmacro %}
-    """)
-
-    def __init__(self, form_id: str):
-        super().__init__()
-        self._name = "FillPoint"
-        self.form_id = form_id
-
-
 def point_map(form_id: str, lat: str = "", lon: str = ""):
     """A small map whose clicks fill the form's lat/lon fields, centred on the point already in them."""
     settings = current_app.extensions["geoservice.settings"]
@@ -68,7 +28,7 @@ def point_map(form_id: str, lat: str = "", lon: str = ""):
         point = None
     m = (maps.new_map(settings, center=(point.lat, point.lon), zoom=PICKED_ZOOM) if point
          else maps.new_map(settings))
-    m.add_child(FillPoint(form_id))
+    maps.add_point_filler(m, form_id)
     return maps.render(m)
 
 

@@ -102,3 +102,15 @@ def add_service_area(conn, partner_id: int, name: str, geom_sql: str, *, definit
 
 
 BUURT_GEOM = "(SELECT geom FROM buurt WHERE jaar = 2024 AND code = :code)"
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def csrf_token(client, path: str = "/inloggen") -> str:
+    """The CSRF token of the form on `path`, as a browser would have it before posting."""
+    return csrf_of(client.get(path).get_data(as_text=True))

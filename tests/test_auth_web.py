@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,7 +13,7 @@ from geoservice import accounts, db, ratelimit
 from geoservice.auth import login_required, token_required
 from geoservice.ratelimit import Limit, MemoryRateLimiter, client_address
 
-from .helpers import add_partner
+from .helpers import add_partner, csrf_token
 
 PASSWORD = "een lang genoeg wachtwoord"
 WRONG = "Dit e-mailadres en wachtwoord horen niet bij elkaar"
@@ -75,11 +74,6 @@ def make_app(auth_db, app_for):
 @pytest.fixture
 def web(make_app):
     return make_app().test_client()
-
-
-def csrf_token(client, path="/inloggen") -> str:
-    html = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def login(client, email="mod@example.nl", password=PASSWORD, next_=None, **kwargs):

@@ -19,7 +19,7 @@ from geoservice.errors import InvalidParameter, NotFound
 from geoservice.geocode import Geocoder
 from geoservice.moderation import InvalidTransition, months_before
 
-from .helpers import add_partner, make_initiative
+from .helpers import add_partner, csrf_of, csrf_token, make_initiative
 
 PASSWORD = "een lang genoeg wachtwoord"
 BAARN = (5.2878, 52.2165)
@@ -276,11 +276,6 @@ def web(db_url, app_for):
     return app_for(db_url, geocoder="offline").test_client()
 
 
-def csrf_token(client, path="/inloggen") -> str:
-    html = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
 def login(client, email="mod@example.nl"):
     response = client.post("/inloggen", data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(client)})
     assert response.status_code == 303
@@ -374,7 +369,7 @@ def test_editing_on_the_page(web, db_url):
     new_id = committed_pending(db_url, unique("Wijkbus"))
     login(web)
     html = web.get(f"/beheer/initiatief/{new_id}").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    token = csrf_of(html)
     fields = {name: unescape_value(html, name) for name in ("name", "website", "email", "phone", "address",
                                                              "postcode", "lat", "lon")}
     fields.update(kind="overig", themes=["mobiliteit"], description="Rijdt op dinsdag.\r\nGratis.")

@@ -19,7 +19,7 @@ from geoservice import accounts, create_app, db, ratelimit
 from geoservice.api import openapi_moderation
 
 from .conftest import settings_for
-from .helpers import add_partner, make_initiative
+from .helpers import add_partner, csrf_of, make_initiative
 
 PASSWORD = "een lang genoeg wachtwoord"
 BAARN = {"lat": 52.2165, "lon": 5.2878}
@@ -162,7 +162,7 @@ def test_submissions_share_one_rate_limit_per_client_with_the_form(api, api_db, 
     for _ in range(ratelimit.SUBMIT.limit - 1):
         assert api.post("/api/v1/submissions", json=submission()).status_code == 201
     page = api.get("/aanmelden").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = csrf_of(page)
     form = {"csrf_token": token, "name": "Via het formulier", "kind": "overig", "lat": "52.2165", "lon": "5.2878",
             "contact_email": "form@aanmelder.example"}
     assert api.post("/aanmelden", data=form).status_code == 303

@@ -10,7 +10,6 @@ import io
 import json
 import math
 import os
-import re
 from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 from geoservice import accounts, create_app, db, ratelimit
 
 from .conftest import settings_for
-from .helpers import BUURT_GEOM, add_partner, add_service_area
+from .helpers import BUURT_GEOM, add_partner, add_service_area, csrf_of
 from .test_partner_editing import BOWTIE, ZANDVOORT, cbs_union_area, digest
 
 PASSWORD = "een lang genoeg wachtwoord"
@@ -67,10 +66,6 @@ def engine(web_site):
 def state(engine) -> dict:
     with engine.connect() as conn:
         return digest(conn)
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def login(web_site, who: str):

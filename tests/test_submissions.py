@@ -19,6 +19,8 @@ from geoservice.config import Settings
 from geoservice.geocode import Geocoder
 from geoservice.models import AuditLog, Initiative, SubmissionContact
 
+from . import helpers
+
 BAARN = {"lat": "52.216500", "lon": "5.287800"}  # Staatsliedenwijk, Baarn
 PRIVATE = {"contact_name": "Jantje Privé-Aanmelder", "contact_email": "jantje.prive@aanmelder.example",
            "contact_phone": "06 98765432"}
@@ -39,8 +41,7 @@ def web(db_url, app_for):
 
 
 def csrf_token(client) -> str:
-    html = client.get("/aanmelden").get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    return helpers.csrf_token(client, "/aanmelden")
 
 
 def form(name: str | None = None, **overrides) -> dict:

@@ -1,7 +1,7 @@
 """OpenAPI of the partner editors' writes: PATCH /partners/{id}, POST and DELETE of its service areas.
 
 paths() gives only the new operations; two of its paths also have a GET in openapi.paths(), so merge
-per path item (merge_paths), not per path. schemas() refers to Partner, PartnerKind, Service, Error and
+per path item (openapi.merge_path_items does), not per path. schemas() refers to Partner, PartnerKind, Service, Error and
 MultiPolygon of openapi.schemas(). The document needs a bearerAuth security scheme (bearer_scheme()).
 """
 
@@ -146,11 +146,3 @@ def schemas() -> dict:
                 "repaired": nullable({**text, "description": "Wat er mis was met de polygoon en hersteld is; null "
                                                              "als er niets te herstellen was."})})}),
     }
-
-
-def merge_paths(paths_so_far: dict) -> dict:
-    """openapi.paths() (or the whole document's paths) with these operations added to their path items."""
-    merged = dict(paths_so_far)
-    for path, item in paths().items():
-        merged[path] = {**merged.get(path, {}), **item}
-    return merged

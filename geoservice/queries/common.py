@@ -7,6 +7,7 @@ from sqlalchemy import func
 from ..models import WGS84
 
 POLYGON_DECIMALS = 6  # about 10 cm: enough for boundaries, half the bytes of full precision
+SIMPLIFY_M = 1.0  # output geometry only: vertices within 1 m of a straight line are dropped
 
 
 def geojson_wgs84(geom):

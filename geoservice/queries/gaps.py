@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from .areas import active_year
-from .common import POLYGON_DECIMALS
+from .common import POLYGON_DECIMALS, SIMPLIFY_M
 
 FAR_M = 50_000  # nearest_m is null beyond this distance
 HALF = 0.5  # a unit is covered, and a partner serves it, from this share on
 SHARE_DECIMALS = 6  # shares are compared as shown: 0.4999999999 (floating-point noise) counts as 0.5
-SIMPLIFY_M = 1.0  # output geometry only: vertices within 1 m of a straight line are dropped
 
 # Settings for the duration of one analysis (restored afterwards, and SET LOCAL never outlives the
 # transaction). JIT compilation costs ~0.6 s here and gains nothing: the time goes into PostGIS

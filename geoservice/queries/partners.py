@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import AREA_MODELS, Gemeente, Partner, ServiceArea
-from .common import geojson_wgs84
+from .common import SIMPLIFY_M, geojson_wgs84
 from ..params import MAX_DB_ID
 
 PARTNER_COLUMNS = ("id", "name", "kind", "services", "description", "website", "email", "phone", "source")
@@ -91,9 +91,6 @@ def partners_covering(session: Session, level: str, jaar: int, code: str, *, min
         if share > 0 and round(share, SHARE_DECIMALS) >= min_share:
             found.append({**item, "covered_share": round(share, SHARE_DECIMALS)})
     return _with_area_summaries(session, found)
-
-
-SIMPLIFY_M = 1.0  # as the gap units: vertices within 1 m of a straight line are dropped from the output
 
 
 def service_areas_in_gemeente(session: Session, jaar: int, gemeente: str) -> list[dict]:

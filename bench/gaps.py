@@ -5,9 +5,11 @@ Usage: .venv/bin/python bench/gaps.py [--repeat 3]
 Uses the database from bench/generate.py (100,000 synthetic initiatives, 500 synthetic service
 areas; built first when missing, migrated to the current schema). Both ways compute, for all 3,475
 wijken, n_initiatives, n_nearby (walk_m = 1000), nearest_m, coverage, n_partners and status; the
-script checks that they agree. PostGIS reads the partner coverage kept on write (gap_coverage), so
-the script also times what keeping it costs: a full rebuild, and the refresh after one service area
-changes; and the analysis with coverage computed on the fly, which must give the same rows.
+script checks that they agree. PostGIS reads the figures it keeps on write (partner coverage in
+gap_coverage, initiative counts in gap_counts), as the service answers; so the script also times what
+keeping them costs (a full rebuild; the refresh after one service area changes, and after one
+initiative moves) and the same analysis computed from scratch in one statement, which must give the
+same rows. Both ratios are printed: as served, and from scratch.
 On a machine shared with other work wall-clock times swing; when the database runs on this machine
 the script also reports CPU seconds of both ways on one core each, which other load hardly changes.
 """
@@ -61,14 +63,14 @@ def server_cpu(conn):
 
 
 def postgis_cpu(engine) -> float | None:
-    """CPU seconds of the analysis on one core: the server process (no parallel workers) plus this one."""
+    """CPU seconds of the analysis from scratch on one core: the server process (no parallel workers) plus this one."""
     with engine.connect() as conn:
         cpu = server_cpu(conn)
         if cpu is None:
             return None
         conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
         server, here = cpu(), time.process_time()
-        gap_units(conn, GapParams(level="wijk"))
+        queries.unit_rows(conn, queries.UnitQuery(jaar=queries.active_year(conn), level="wijk", walk_m=WALK_M))
         return cpu() - server + time.process_time() - here
 
 
@@ -86,22 +88,35 @@ def in_memory_run(engine) -> dict:
 
 
 def raw_rows(engine, stored: bool) -> tuple[float, list[dict]]:
-    """The statement's rows with coverage read from gap_coverage or computed on the fly."""
+    """The statement's rows with coverage and counts read from the tables kept on write, or computed now."""
     started = time.perf_counter()
     with engine.connect() as conn:
         jaar = queries.active_year(conn)
         rows = queries.unit_rows(conn, queries.UnitQuery(jaar=jaar, level="wijk", walk_m=WALK_M,
-                                                         stored_coverage=stored))
+                                                         stored_coverage=stored, stored_counts=stored))
     return time.perf_counter() - started, rows
 
 
-def refresh_times(engine) -> tuple[float, float]:
-    """Seconds to rebuild the stored coverage from scratch, and to refresh it after one service area changed."""
+def refresh_times(engine) -> tuple[float, float, float, float]:
+    """Seconds to rebuild the stored coverage and counts from scratch, and to refresh them after one
+    service area changed and after one initiative moved 500 m."""
     with engine.begin() as conn:
         queries.mark_coverage_stale(conn)
         started = time.perf_counter()
         queries.refresh_coverage(conn)
         full = time.perf_counter() - started
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO gap_counts_stale (location, marked_xid) VALUES (NULL, txid_current())"))
+        started = time.perf_counter()
+        queries.refresh_counts(conn)
+        full_counts = time.perf_counter() - started
+    with engine.connect() as conn, conn.begin() as transaction:  # rolled back: the data stay as generated
+        conn.execute(text("UPDATE initiative SET location = ST_Translate(location, 500, 0) WHERE id = "
+                          "(SELECT min(id) FROM initiative WHERE status = 'published')"))
+        started = time.perf_counter()
+        queries.refresh_counts(conn)
+        one_initiative = time.perf_counter() - started
+        transaction.rollback()
     with engine.connect() as conn, conn.begin() as transaction:  # rolled back: the data stay as generated
         area_id, partner_id = conn.execute(text(
             "SELECT id, partner_id FROM service_area WHERE definition_type = 'radius' ORDER BY id LIMIT 1")).one()
@@ -112,7 +127,7 @@ def refresh_times(engine) -> tuple[float, float]:
         queries.refresh_coverage(conn)
         one = time.perf_counter() - started
         transaction.rollback()
-    return full, one
+    return full, one, full_counts, one_initiative
 
 
 def read_frames(conn):
@@ -178,6 +193,7 @@ def main() -> None:
     pg_time = statistics.median(t for t, _ in pg_runs)
     result = pg_runs[0][1]
     fly_runs = [raw_rows(engine, stored=False) for _ in range(args.repeat)]
+    fly_time = statistics.median(t for t, _ in fly_runs)
     same_rows = raw_rows(engine, stored=True)[1] == fly_runs[0][1]
     pg_cpu = [postgis_cpu(engine) for _ in range(args.repeat)]
     mem_runs = [in_memory_run(engine) for _ in range(args.repeat)]
@@ -197,19 +213,24 @@ def main() -> None:
     nearest_diff = float(np.nanmax(np.abs(result["nearest_m"].reindex(memory.index).astype(float)
                                           - memory["nearest_m"].astype(float))))
     nearest_missing = int((result["nearest_m"].reindex(memory.index).isna() != memory["nearest_m"].isna()).sum())
-    print(f"keeping the coverage on write (gap_overlap, gap_coverage): full rebuild median "
-          f"{statistics.median(f for f, _ in refresh_runs):.2f} s, refresh after one service area changed "
-          f"median {statistics.median(o for _, o in refresh_runs):.3f} s")
-    print(f"PostGIS (gap_units, national wijken):  median {pg_time:.2f} s (min {min(t for t, _ in pg_runs):.2f})")
-    print(f"  the same statement computing coverage on the fly: median {statistics.median(t for t, _ in fly_runs):.2f}"
-          f" s; rows identical to the stored way: {'yes' if same_rows else 'NO'}")
+    print(f"keeping figures on write: coverage (gap_overlap, gap_coverage) full rebuild median "
+          f"{statistics.median(r[0] for r in refresh_runs):.2f} s, after one service area changed "
+          f"{statistics.median(r[1] for r in refresh_runs):.3f} s; initiative counts (gap_counts) full rebuild "
+          f"{statistics.median(r[2] for r in refresh_runs):.2f} s (both levels), after one initiative moved "
+          f"{statistics.median(r[3] for r in refresh_runs):.3f} s")
+    print(f"PostGIS as served (gap_units, national wijken, figures kept on write): median {pg_time:.2f} s "
+          f"(min {min(t for t, _ in pg_runs):.2f})")
+    print(f"PostGIS from scratch (the same statement computing counts and coverage): median {fly_time:.2f} s; "
+          f"rows identical to the served way: {'yes' if same_rows else 'NO'}")
     print(f"in memory (geopandas):                 median {read_s + compute_s:.2f} s "
           f"({read_s:.2f} s reading from PostGIS + {compute_s:.2f} s computing)")
-    print(f"ratio: PostGIS is {(read_s + compute_s) / pg_time:.1f}x faster "
+    print(f"ratio as served: PostGIS is {(read_s + compute_s) / pg_time:.1f}x faster "
           f"({compute_s / pg_time:.1f}x counting the in-memory computation alone)")
+    print(f"ratio from scratch: PostGIS is {(read_s + compute_s) / fly_time:.1f}x faster "
+          f"({compute_s / fly_time:.1f}x counting the in-memory computation alone)")
     if None not in pg_cpu:
         cpu_pg, cpu_read, cpu_compute = statistics.median(pg_cpu), median("read_cpu"), median("compute_cpu")
-        print(f"CPU seconds on one core each: PostGIS {cpu_pg:.2f} s; in memory {cpu_read + cpu_compute:.2f} s "
+        print(f"CPU seconds on one core each, from scratch: PostGIS {cpu_pg:.2f} s; in memory {cpu_read + cpu_compute:.2f} s "
               f"({cpu_read:.2f} s reading, both processes, + {cpu_compute:.2f} s computing); "
               f"ratio {(cpu_read + cpu_compute) / cpu_pg:.1f}x ({cpu_compute / cpu_pg:.1f}x computation alone)")
     print("agreement per unit: " + ", ".join(f"{k} {v:.1%}" for k, v in agree.items())

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from .models import RD_NEW, Initiative, Partner
 from .queries.areas import assign_initiative_areas
-from .queries.gaps import refresh_coverage
+from .queries.gaps import refresh_kept
 from .queries.synthetic import insert_radius_service_areas, population_by_area, random_points
 from .vocab import THEMES
 
@@ -182,6 +182,7 @@ def load_demo(engine, *, seed: int = 2024) -> dict | None:
         if report.problems:  # the demo definitions are ours: a problem here is a bug, not user input
             raise RuntimeError("demo partners refused: " + "; ".join(p.line() for p in report.problems))
         count = generate_initiatives(conn, DEMO_PLANS, source=DEMO_SOURCE, seed=seed)
+        refresh_kept(conn)  # the gap analysis' stored figures follow the new initiatives and partners
     return {"initiatives": count, "partners": report.inserted + report.updated + report.unchanged}
 
 
@@ -190,5 +191,5 @@ def clear_demo(engine) -> dict:
     with engine.begin() as conn:
         initiatives = remove_initiatives(conn, DEMO_SOURCE)
         partners = conn.execute(delete(Partner).where(Partner.source == DEMO_SOURCE)).rowcount
-        refresh_coverage(conn)  # their service areas went with them
+        refresh_kept(conn)  # the gap analysis' stored figures: their initiatives and service areas went
     return {"initiatives": initiatives, "partners": partners}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer,
-                        Numeric, SmallInteger, String, Text, UniqueConstraint, func, text)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Identity, Index,
+                        Integer, Numeric, SmallInteger, String, Text, UniqueConstraint, func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -219,6 +219,33 @@ class GapCoverageStale(Base):
     service_area_id: Mapped[int] = mapped_column(
         Integer, primary_key=True, autoincrement=False,
         comment="a service area written since the last refresh; 0: everything")
+    marked_xid: Mapped[int] = mapped_column(BigInteger, nullable=False, comment="the transaction that marked it")
+
+
+# --- Initiative counts kept on write (migration 0007; filled by queries.gaps.refresh_counts) ---
+
+class GapCounts(Base):
+    """Per unit of the active year: the initiative figures of the default gap question (all published, walk_m 1000)."""
+
+    __tablename__ = "gap_counts"
+
+    jaar: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), primary_key=True, comment="buurt or wijk code")
+    n_inside: Mapped[int] = mapped_column(Integer, nullable=False, comment="published initiatives inside the unit")
+    n_nearby: Mapped[int] = mapped_column(
+        Integer, nullable=False, comment="published initiatives within the default walk_m of the unit (inside counts)")
+    nearest_m: Mapped[float | None] = mapped_column(
+        Float, comment="metres to the nearest published initiative; null beyond 50 km")
+
+
+class GapCountsStale(Base):
+    """Points where a published initiative was or is, written since the last refresh (set by triggers)."""
+
+    __tablename__ = "gap_counts_stale"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    location = mapped_column(Geometry("POINT", srid=28992, spatial_index=False),
+                             comment="where a published initiative was or is now; NULL: everything")
     marked_xid: Mapped[int] = mapped_column(BigInteger, nullable=False, comment="the transaction that marked it")
 
 

@@ -26,6 +26,7 @@ from .errors import GeoserviceError, InvalidParameter, NotFound
 from .initiatives import Invalid, clean_text, fold_name
 from .models import User
 from .queries import moderation as queries
+from .queries.gaps import refresh_counts
 from .submissions import FIELDS, POINT_FIELDS, SubmissionInvalid, clean_fields, clean_point, point_label
 
 STALE_AFTER_MONTHS = 12  # published initiatives not verified for longer than this are listed as stale
@@ -138,6 +139,7 @@ def _write(session: Session, item: dict, action: str, actor: User, values: dict,
     queries.durable(session)
     changes = accounts.changes_between({k: item[k] for k in values}, values)
     queries.update_initiative(session, item["id"], values)
+    refresh_counts(session.connection())  # publishing, archiving or moving one changes the gap analysis' counts
     entry = accounts.record(session, "initiative", item["id"], action, actor, changes=changes, reason=reason)
     return get(session, item["id"]), entry.changes  # as stored: JSON values, dates as ISO text
 

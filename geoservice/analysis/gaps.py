@@ -7,6 +7,8 @@ service areas; n_partners counts partners whose service areas cover at least hal
 spatial work is one statement in queries/gaps.py; this module validates, classifies and summarises.
 Without a partner_services filter, coverage comes from the table kept on write (queries.gaps.
 refresh_coverage) when it is up to date, else it is computed on the fly: the same figures either way.
+Likewise the initiative figures of the default question (every published initiative, walk_m 1000)
+come from gap_counts (queries.gaps.refresh_counts) when it is up to date.
 """
 
 from __future__ import annotations
@@ -143,11 +145,14 @@ def gap_units(conn, params: GapParams, *, gemeente: str | None = None,
         if not queries.partner_exists(conn, near_partner):
             raise NotFound(f"Er is geen partner met id {near_partner}.")
     stored = not params.partner_services and queries.stored_coverage_is_fresh(conn)
+    stored_counts = (queries.counts_are_stored_for(params.walk_m, params.kinds, params.themes)
+                     and queries.stored_counts_are_fresh(conn))
     rows = queries.unit_rows(conn, queries.UnitQuery(
         jaar=jaar, level=params.level, walk_m=params.walk_m, kinds=params.kinds, themes=params.themes,
         partner_services=params.partner_services, gemeente=code, near_partner=near_partner,
         reach_m=reach_m if near_partner is not None else None, with_geometry=with_geometry,
-        simplify_m=max(queries.SIMPLIFY_M, simplify_m or 0.0), stored_coverage=stored))
+        simplify_m=max(queries.SIMPLIFY_M, simplify_m or 0.0), stored_coverage=stored,
+        stored_counts=stored_counts))
     return [_unit(row, params, with_geometry) for row in rows]
 
 

@@ -21,6 +21,7 @@ from ..initiatives import (NL_BOX_WGS84, CleanRecord, Defaults, RawRecord, row_v
                            upsert_initiatives, validate_record)
 from ..models import RD_NEW, WGS84
 from ..queries.areas import assign_initiative_areas
+from ..queries.gaps import refresh_counts
 from ..queries.initiatives_write import place_points
 from .report import ImportReport
 
@@ -345,3 +346,4 @@ def _write(conn, rows: list[dict], report: ImportReport, say) -> None:
             say(f"  {min(start + WRITE_BATCH, len(rows))}/{len(rows)} rijen geschreven")
     if written_ids:
         assign_initiative_areas(conn, written_ids)
+    refresh_counts(conn)  # the gap analysis' stored counts: once for the whole file (see queries.gaps)

@@ -20,7 +20,8 @@ from .common import POLYGON_DECIMALS, SIMPLIFY_M
 
 FAR_M = 50_000  # nearest_m is null beyond this distance
 HALF = 0.5  # a unit is covered, and a partner serves it, from this share on
-SHARE_DECIMALS = 6  # shares are compared as shown: 0.4999999999 (floating-point noise) counts as 0.5
+SHARE_DECIMALS = 6
+STORED_WALK_M = 1000  # gap_counts answers for this walk_m (the analysis' default); others are computed per request  # shares are compared as shown: 0.4999999999 (floating-point noise) counts as 0.5
 
 # Settings for the duration of one analysis (restored afterwards, and SET LOCAL never outlives the
 # transaction). JIT compilation costs ~0.6 s here and gains nothing: the time goes into PostGIS
@@ -48,10 +49,18 @@ class UnitQuery:
     with_geometry: bool = False
     simplify_m: float = SIMPLIFY_M  # output geometry only (a map at a lower zoom needs fewer vertices)
     stored_coverage: bool = False  # coverage and n_partners from gap_coverage (all partners, kept fresh)
+    stored_counts: bool = False  # n_initiatives, n_nearby, nearest_m from gap_counts (default question, kept fresh)
 
     def __post_init__(self):
         if self.stored_coverage and self.partner_services:
             raise ValueError("gap_coverage holds the coverage by all partners, not by those of some services")
+        if self.stored_counts and not counts_are_stored_for(self.walk_m, self.kinds, self.themes):
+            raise ValueError(f"gap_counts holds the counts of every published initiative within {STORED_WALK_M} m")
+
+
+def counts_are_stored_for(walk_m: int, kinds: tuple[str, ...], themes: tuple[str, ...]) -> bool:
+    """Does gap_counts answer this question (when fresh)? Only the default one: all initiatives, STORED_WALK_M."""
+    return walk_m == STORED_WALK_M and not kinds and not themes
 
 
 _BUURT_UNITS = """
@@ -137,25 +146,30 @@ _GEOMETRY = (", ST_AsGeoJSON(ST_ForcePolygonCCW(ST_Transform("
              "ST_Multi(ST_SimplifyPreserveTopology(u.geom, :simplify_m)), 4326)), :decimals) AS geometry")
 
 _UNITS_SQL = """
-WITH counts AS MATERIALIZED ({counts}){coverage_ctes}
+{ctes}
 SELECT u.level, u.code, u.naam, u.gemeentecode, u.wijkcode, u.aantal_inwoners, u.area AS area_m2,
-       coalesce(c.n_inside, 0) AS n_initiatives, coalesce(c.n_nearby, 0) AS n_nearby,
-       CASE WHEN c.n_inside > 0 THEN 0 ELSE n.d END AS nearest_m,
+       {n_initiatives} AS n_initiatives, {n_nearby} AS n_nearby, {nearest_m} AS nearest_m,
        {coverage} AS coverage,
        {n_partners} AS n_partners{geometry}
 FROM (SELECT units.*, ST_Area(units.geom) AS area FROM ({units}) AS units) AS u
-LEFT JOIN counts AS c ON c.code = u.code
+{counts_join}
 {coverage_join}
-LEFT JOIN LATERAL ({nearest}) AS n ON true
 ORDER BY u.code"""
 
-_COVERAGE_CTES = """,
+_COVERAGE_CTES = """
 pairs AS MATERIALIZED ({pairs}),
 partner_shares AS ({partner_shares}),
 unit_shares AS ({unit_shares})"""
 _COMPUTED = {"join": "LEFT JOIN unit_shares AS us ON us.code = u.code"}
 _STORED = {"join": "LEFT JOIN gap_coverage AS gc ON gc.jaar = :jaar AND gc.code = u.code",
            "coverage": "coalesce(gc.coverage, 0)", "n_partners": "coalesce(gc.n_partners, 0)"}
+_COMPUTED_COUNTS = {"cte": "counts AS MATERIALIZED ({counts})",
+                    "join": "LEFT JOIN counts AS c ON c.code = u.code\nLEFT JOIN LATERAL ({nearest}) AS n ON true",
+                    "n_initiatives": "coalesce(c.n_inside, 0)", "n_nearby": "coalesce(c.n_nearby, 0)",
+                    "nearest_m": "CASE WHEN c.n_inside > 0 THEN 0 ELSE n.d END"}
+_STORED_COUNTS = {"cte": None, "join": "LEFT JOIN gap_counts AS gn ON gn.jaar = :jaar AND gn.code = u.code",
+                  "n_initiatives": "coalesce(gn.n_inside, 0)", "n_nearby": "coalesce(gn.n_nearby, 0)",
+                  "nearest_m": "gn.nearest_m"}
 
 
 def _units_sql(q: UnitQuery) -> str:
@@ -188,19 +202,26 @@ def _coverage_fragments(partner_join: str = "") -> dict[str, str]:
 
 def units_statement(q: UnitQuery):
     units, counted = _units_sql(q), _counted_sql(q)
+    ctes = []
+    if q.stored_counts:
+        counts = _STORED_COUNTS
+    else:
+        counts = {**_COMPUTED_COUNTS, "join": _COMPUTED_COUNTS["join"].format(nearest=_NEAREST.format(counted=counted))}
+        ctes.append(counts["cte"].format(counts=_COUNTS.format(units=units, counted=counted)))
     if q.stored_coverage:
-        coverage = {**_STORED, "ctes": ""}
+        coverage = _STORED
     else:
         partner_join = _COUNTED_PARTNER if q.partner_services else ""
-        coverage = {**_COMPUTED, **_coverage_fragments(partner_join), "ctes": _COVERAGE_CTES.format(
+        coverage = {**_COMPUTED, **_coverage_fragments(partner_join)}
+        ctes.append(_COVERAGE_CTES.format(
             pairs=_PAIRS.format(units=units, piece=_PIECE, partner_join=partner_join),
-            partner_shares=_PARTNER_SHARES, unit_shares=_UNIT_SHARES)}
+            partner_shares=_PARTNER_SHARES, unit_shares=_UNIT_SHARES))
     sql = _UNITS_SQL.format(
+        ctes="WITH " + ",".join(ctes) if ctes else "",
         units=units,
-        counts=_COUNTS.format(units=units, counted=counted),
-        coverage_ctes=coverage["ctes"],
+        counts_join=counts["join"],
         coverage_join=coverage["join"],
-        nearest=_NEAREST.format(counted=counted),
+        n_initiatives=counts["n_initiatives"], n_nearby=counts["n_nearby"], nearest_m=counts["nearest_m"],
         coverage=coverage["coverage"],
         n_partners=coverage["n_partners"],
         geometry=_GEOMETRY if q.with_geometry else "",
@@ -350,6 +371,85 @@ def _refresh(conn, jaar: int | None, marked: list[int] | None) -> CoverageRefres
         pairs=_STORED_PAIRS.format(units=units), partner_shares=_PARTNER_SHARES, unit_shares=_UNIT_SHARES,
         units=units, **_coverage_fragments())), {**params, "half": HALF, "share_decimals": SHARE_DECIMALS})
     return CoverageRefresh(full=marked is None, service_areas=len(marked or ()), units=added.rowcount)
+
+
+# --- initiative counts kept on write: gap_counts -------------------------------------------------
+
+# More marked points than this and a full rebuild is cheaper than finding the units each one touches.
+_FULL_REFRESH_FROM = 500
+_COUNTS_LOCK = "geoservice.gap_counts"
+
+# Units whose figures a marked point can change: those within walk_m of it (n_inside, n_nearby), and
+# those no farther from it than their stored nearest initiative (it may be nearer, or it was that one;
+# 1 mm slack for the floating point of a distance computed twice). A unit without a row counts as far.
+_TOUCHED_UNITS = """
+SELECT DISTINCT u.code
+FROM ({units}) AS u
+JOIN gap_counts_stale AS s ON s.id = ANY(CAST(:ids AS bigint[])) AND ST_DWithin(u.geom, s.location, :far_m)
+LEFT JOIN gap_counts AS gn ON gn.jaar = :jaar AND gn.code = u.code
+WHERE ST_DWithin(u.geom, s.location, greatest(:walk_m, coalesce(gn.nearest_m, :far_m) + 0.001))"""
+
+# The same fragments as the on-the-fly statement, for every published initiative: the same figures.
+_ADD_COUNTS = """
+WITH counts AS MATERIALIZED ({counts})
+INSERT INTO gap_counts (jaar, code, n_inside, n_nearby, nearest_m)
+SELECT :jaar, u.code, coalesce(c.n_inside, 0), coalesce(c.n_nearby, 0),
+       CASE WHEN c.n_inside > 0 THEN 0 ELSE n.d END
+FROM ({units}) AS u
+LEFT JOIN counts AS c ON c.code = u.code
+LEFT JOIN LATERAL ({nearest}) AS n ON true"""
+
+
+@dataclass(frozen=True)
+class CountsRefresh:
+    """What refresh_counts did: everything, or the units near the marked points."""
+
+    full: bool
+    points: int  # marked points seen
+    units: int  # units whose figures were recomputed
+
+
+def stored_counts_are_fresh(conn) -> bool:
+    """May the analysis read gap_counts? Not while any initiative write is marked that no refresh has seen."""
+    return not conn.execute(text("SELECT EXISTS (SELECT 1 FROM gap_counts_stale)")).scalar()
+
+
+def refresh_counts(conn) -> CountsRefresh | None:
+    """Bring gap_counts up to date with the published initiatives and the active CBS year.
+
+    Only the units near the marked points are redone, all of them after a change of boundaries or of
+    the active year, or after a bulk write. Runs in the caller's transaction; None when nothing was marked.
+    """
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _COUNTS_LOCK})
+    marks = conn.execute(text("SELECT id, location IS NULL AS everything FROM gap_counts_stale")).all()
+    if not marks:
+        return None
+    jaar = active_year(conn)
+    ids = [m.id for m in marks]
+    full = jaar is None or len(marks) >= _FULL_REFRESH_FROM or any(m.everything for m in marks)
+    params = {"jaar": jaar, "walk_m": STORED_WALK_M, "far_m": FAR_M, "ids": ids}
+    if full:
+        conn.execute(text("DELETE FROM gap_counts"))
+        units = _ALL_UNITS.format(only="")
+    else:
+        codes = conn.execute(text(_TOUCHED_UNITS.format(units=_ALL_UNITS.format(only=""))), params).scalars().all()
+        params["codes"] = list(codes)
+        conn.execute(text("DELETE FROM gap_counts WHERE jaar = :jaar AND code = ANY(CAST(:codes AS text[]))"), params)
+        units = _ALL_UNITS.format(only=_ONLY_CODES)
+    added = 0
+    if jaar is not None:
+        counted = _COUNTED_INITIATIVE["base"]
+        statement = text(_ADD_COUNTS.format(counts=_COUNTS.format(units=units, counted=counted), units=units,
+                                            nearest=_NEAREST.format(counted=counted)))
+        added = _tuned(conn, lambda: conn.execute(statement, params)).rowcount
+    # Marks are rows of their own, never updated: the ones read above are exactly the ones done.
+    conn.execute(text("DELETE FROM gap_counts_stale WHERE id = ANY(CAST(:ids AS bigint[]))"), {"ids": ids})
+    return CountsRefresh(full=full, points=sum(not m.everything for m in marks), units=added)
+
+
+def refresh_kept(conn) -> tuple[CoverageRefresh | None, CountsRefresh | None]:
+    """Both tables the analysis keeps on write, brought up to date: what a writer calls before committing."""
+    return refresh_coverage(conn), refresh_counts(conn)
 
 
 # --- small reads the analysis needs ---------------------------------------------------------------

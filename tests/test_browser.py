@@ -486,7 +486,7 @@ def test_national_overview_colours_every_gemeente_and_switches_maps(visit, live)
             with page.expect_navigation():
                 page.get_by_role("button", name="Toon op de kaart").click()
             visit.wait_for_layer("gemeenten")
-        drawn = leaflet_features(page, "gemeentecode")
+        drawn = tile_features(page)  # vector tiles since issue #7 (was: leaflet_features of a GeoJSON layer)
         assert len(drawn) == n and all(f["shown"] for f in drawn)
         spec = CHOROPLETHS[prop]
         wrong = [(f["properties"]["naam"], f["properties"].get(prop), f["fill"]) for f in drawn
@@ -549,4 +549,141 @@ def test_page_runs_without_javascript_errors_and_loads_every_map_layer(visit, id
     status_line = visit.page.locator("#map-status").all_inner_texts()
     assert missing == [], f"layers not loaded: {missing}; the page says {status_line}"
     visit.page.wait_for_load_state("networkidle")
+    visit.assert_clean()
+
+
+# --- /gemeenten from vector tiles (issue #7): no national GeoJSON ------------------------------------------
+
+def tile_features(page) -> list[dict]:
+    """Each gemeente Leaflet.VectorGrid drew on the national map, once however many tiles cut it: its tile
+    properties with the page's figures for its code (what map.js colours by), its SVG fill ("mixed: …" when
+    its pieces differ) and whether every piece is in the overlay pane (what a person sees)."""
+    return page.evaluate("""() => {
+        const data = JSON.parse(document.getElementById('gemeente-figures').textContent);
+        const byCode = {};
+        for (const value of Object.values(window)) {
+            if (!(value instanceof L.Map)) { continue; }
+            value.eachLayer(layer => {
+                if (!(layer instanceof L.VectorGrid) || !layer.options.interactive) { return; }
+                for (const tile of Object.values(layer._vectorTiles || {})) {
+                    for (const [code, entry] of Object.entries(tile._features || {})) {
+                        const path = entry.feature._path;
+                        const found = byCode[code] || (byCode[code] = {fills: new Set(), shown: true,
+                            properties: Object.assign({gemeentecode: code}, entry.feature.properties)});
+                        found.fills.add(path.getAttribute('fill'));
+                        found.shown = found.shown && path.isConnected && !!path.closest('.leaflet-overlay-pane');
+                    }
+                }
+            });
+        }
+        return Object.values(byCode).map(f => {
+            const values = data.values[f.properties.gemeentecode] || [];
+            data.keys.forEach((key, i) => { if (i < values.length) { f.properties[key] = values[i]; } });
+            const fills = [...f.fills];
+            return {properties: f.properties, shown: f.shown,
+                    fill: fills.length === 1 ? fills[0] : 'mixed: ' + fills.join(' ')};
+        });
+    }""")
+
+
+def test_national_map_draws_gemeenten_from_vector_tiles_in_their_class_colour(visit, live):
+    page = visit.page
+    tiles, geojson = [], []
+    page.on("response", lambda r: tiles.append((r.url, r.status)) if "/tiles/" in r.url else None)
+    page.on("request", lambda r: geojson.append(r.url) if "geojson" in r.url else None)
+    visit.goto("/gemeenten")
+    n = visit.wait_for_layer("gemeenten")
+    page.wait_for_load_state("networkidle")
+
+    assert tiles and all(re.search(r"/tiles/gemeenten/\d+/\d+/\d+\.mvt$", url) for url, _ in tiles), tiles
+    assert {status for _, status in tiles} <= {200, 204} and 200 in {status for _, status in tiles}
+    assert geojson == [], "the national map loaded GeoJSON"
+    shapes = page.locator(".leaflet-overlay-pane svg path")
+    assert shapes.count() >= n > 300  # an area cut by a tile edge is drawn once per tile
+
+    # a gemeente whose value the API knows, drawn in the colour of its class (as the browser computes it)
+    spec = CHOROPLETHS["white_spot_share"]
+    summary = {r["gemeentecode"]: r for r in api_json(live, "/api/v1/gaps/summary")["gemeenten"]}
+    drawn = {f["properties"]["gemeentecode"]: f for f in tile_features(page)}
+    assert set(drawn) == set(summary)
+    for code, row in summary.items():
+        assert drawn[code]["fill"] == choropleth_colour(row["white_spot_share"], spec), row["naam"]
+    amsterdam = summary["GM0363"]
+    fill = page.evaluate("""code => {
+        for (const value of Object.values(window)) {
+            if (!(value instanceof L.Map)) { continue; }
+            let colour = null;
+            value.eachLayer(layer => {
+                if (layer instanceof L.VectorGrid && layer.options.interactive) {
+                    for (const tile of Object.values(layer._vectorTiles)) {
+                        const entry = tile._features[code];
+                        if (entry) { colour = getComputedStyle(entry.feature._path).fill; }
+                    }
+                }
+            });
+            if (colour) { return colour; }
+        }
+        return null;
+    }""", "GM0363")
+    assert fill == _rgb(choropleth_colour(amsterdam["white_spot_share"], spec))
+    visit.assert_clean()
+
+
+def test_national_map_gemeente_shows_its_name_and_leads_to_its_dashboard(visit, live):
+    """Hovering a gemeente names it; clicking opens a popup (text, never HTML) with the link to its dashboard."""
+    page = visit.page
+    visit.goto("/gemeenten")
+    visit.wait_for_layer("gemeenten")
+    page.wait_for_function(MAP_AT_REST)
+    naam = api_json(live, "/api/v1/gaps/summary", gemeente="GM0363")["gemeenten"][0]["naam"]
+    # the middle of Amsterdam's largest piece on screen, found in the drawn shapes
+    box = page.evaluate("""code => {
+        let best = null;
+        for (const value of Object.values(window)) {
+            if (!(value instanceof L.Map)) { continue; }
+            value.eachLayer(layer => {
+                if (!(layer instanceof L.VectorGrid) || !layer.options.interactive) { return; }
+                for (const tile of Object.values(layer._vectorTiles)) {
+                    const entry = tile._features[code];
+                    if (!entry) { continue; }
+                    const r = entry.feature._path.getBoundingClientRect();
+                    if (!best || r.width * r.height > best.width * best.height) { best = r; }
+                }
+            });
+        }
+        return best && {x: best.x + best.width / 2, y: best.y + best.height / 2};
+    }""", "GM0363")
+    assert box, "Amsterdam is not drawn"
+    page.mouse.move(box["x"], box["y"])
+    tooltip = page.locator(".leaflet-tooltip")
+    tooltip.wait_for()
+    assert tooltip.inner_text().strip() == naam
+    page.mouse.click(box["x"], box["y"])
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    link = popup.locator("h3 a")
+    assert link.inner_text() == naam and link.get_attribute("href") == "/gemeente/GM0363"
+    with page.expect_navigation():
+        link.click()
+    assert page.url == f"{live.url}/gemeente/GM0363"
+    visit.wait_for_layer("units")
+    visit.assert_clean()
+
+
+def test_dashboard_draws_the_neighbouring_gemeenten_from_tiles(visit):
+    """Around the gemeente: the outlines of its neighbours from /tiles/gemeenten, only at the dashboard's zoom."""
+    page = visit.page
+    zooms = []
+    page.on("response", lambda r: zooms.append((int(r.url.split("/tiles/gemeenten/")[1].split("/")[0]), r.status))
+            if "/tiles/gemeenten/" in r.url else None)
+    visit.goto("/gemeente/GM0308")
+    visit.wait_for_layer("units")
+    visit.wait_for_layer("context")
+    page.wait_for_load_state("networkidle")
+    map_zoom = page.evaluate("""() => {
+        for (const value of Object.values(window)) { if (value instanceof L.Map) { return value.getZoom(); } }
+    }""")
+    assert zooms and {z for z, _ in zooms} == {map_zoom} and {s for _, s in zooms} <= {200, 204}
+    outlines = page.locator(".leaflet-tile-pane svg path")
+    assert outlines.count() >= 2  # Baarn and at least one neighbour
     visit.assert_clean()

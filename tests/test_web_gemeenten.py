@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 from html.parser import HTMLParser
@@ -18,7 +19,7 @@ import pytest
 
 from geoservice.analysis.gaps import STATUS_LABELS, STATUSES
 from web.filters import number, percent
-from web.maps import CHOROPLETHS, STATUS_COLOURS
+from web.maps import CHOROPLETHS, NATIONAL_ZOOM, STATUS_COLOURS
 
 from .helpers import BUURT_GEOM, add_partner, add_service_area, make_initiative
 
@@ -201,20 +202,54 @@ def test_national_table_sorts_by_inhabitants_on_the_server(client, order):
     assert query(headers(page)["Gemeente"].find("a").attrs["href"])["order"] == ["asc"]
 
 
-def test_national_map_loads_the_gemeenten_with_their_figures_by_url(client):
+def tile_of(lon: float, lat: float, z: int) -> dict:
+    """The slippy-map tile (z, x, y) that holds a WGS84 point."""
+    n = 2 ** z
+    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    return {"z": z, "x": int((lon + 180) / 360 * n), "y": int(y)}
+
+
+def figures_of(page: Node) -> dict[str, dict]:
+    """The page's JSON of gemeente figures for map.js ({"keys": [...], "values": {code: [...]}}), by code."""
+    data = json.loads(page.find("script", id="gemeente-figures").text)
+    return {code: dict(zip(data["keys"], values)) for code, values in data["values"].items()}
+
+
+def test_national_map_draws_the_gemeenten_from_vector_tiles_with_the_tables_figures(client):
     response = client.get("/gemeenten")
+    page = parse(response)
     found = layers(response)
     assert list(found) == ["gemeenten"]
     url, options = found["gemeenten"]
+    assert url == "/tiles/gemeenten/{z}/{x}/{y}.mvt" and options["tiles"] == "gemeenten"
     assert options["property"] == "white_spot_share"
-    assert query(url)["format"] == ["geojson"] and "zoom" in query(url)
-    layer = client.get(url)
-    assert layer.status_code == 200 and layer.mimetype == "application/geo+json"
-    features = layer.get_json()["features"]
-    assert len(features) == len(table_rows(parse(response)))
-    assert all(f["geometry"]["type"] == "MultiPolygon" and "white_spot_share" in f["properties"] for f in features)
-    config = json.loads(parse(response).find("script", id="samenkaart-config").text)
+    # a tile in view at the first zoom holds gemeenten (the one around Amsterdam)
+    tile = client.get(url.format(**tile_of(*AMSTERDAM_POINTS[0], NATIONAL_ZOOM)))
+    assert tile.status_code == 200 and tile.mimetype == "application/vnd.mapbox-vector-tile" and tile.data
+    # what colours each gemeente: the same figures as the table, by code
+    api_rows = client.get("/api/v1/gaps/summary").get_json()["gemeenten"]
+    figures = figures_of(page)
+    assert figures == {r["gemeentecode"]: {k: r[k] for k in ("aantal_inwoners", "white_spot_share",
+                                                                "initiatives_per_1000")} for r in api_rows}
+    config = json.loads(page.find("script", id="samenkaart-config").text)
     assert config["choropleth"]["white_spot_share"] == CHOROPLETHS["white_spot_share"]
+    scripts = [s.attrs["src"] for s in page.find_all("script") if "src" in s.attrs]
+    assert any(src.endswith("vectorgrid/Leaflet.VectorGrid.bundled.min.js") for src in scripts)
+    assert client.get(next(src for src in scripts if "vectorgrid" in src)).status_code == 200
+
+
+def test_national_page_loads_no_national_geojson(client):
+    """The whole country as GeoJSON (~0.5 MB) is a download a person may choose, never what the map loads."""
+    response = client.get("/gemeenten")
+    html = response.get_data(as_text=True)
+    page = parse(response)
+    downloads = {a.text: a.attrs["href"] for a in page.find("p", "downloads").find_all("a")}
+    geojson_url = downloads["GeoJSON met grenzen"]
+    assert query(geojson_url)["format"] == ["geojson"]
+    map_script = next(s.text for s in page.find_all("script") if "Samenkaart.loadLayer(" in s.text)
+    assert "Samenkaart.loadLayer(" in map_script and "/tiles/gemeenten/{z}/{x}/{y}.mvt" in map_script
+    assert "/api/" not in map_script and "geojson" not in map_script.lower()
+    assert html.count("format=geojson") == 1  # the download link only
 
 
 def test_national_map_switches_to_initiatives_per_1000(client):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import folium
 from branca.element import MacroElement
@@ -24,7 +25,7 @@ NETHERLANDS = (52.2, 5.3)
 NATIONAL_ZOOM = 7
 MAX_ZOOM = 19
 # the styles map.js knows for a layer; each page picks one per layer
-LAYER_KINDS = ("initiatives", "units", "service_areas", "regions", "gemeenten", "area")
+LAYER_KINDS = ("initiatives", "units", "service_areas", "regions", "gemeenten", "area", "context")
 
 # Gap status colours: each has at least 3:1 contrast with white (WCAG 1.4.11), and the status is
 # always written beside it (legend, tooltip, table), so colour is never the only cue.
@@ -47,14 +48,24 @@ def _static(filename: str) -> str:
     return url_for("web.static", filename=filename)
 
 
-def asset_urls() -> dict[str, list[str]]:
-    """The scripts and stylesheets a map page links, all served by us (offline, CSP-friendly)."""
+def asset_urls(vector_tiles: bool = False) -> dict[str, list[str]]:
+    """The scripts and stylesheets a map page links, all served by us (offline, CSP-friendly).
+
+    vector_tiles adds Leaflet.VectorGrid, only for the pages that draw layers from /tiles.
+    """
+    vectorgrid = [_static("vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js")] if vector_tiles else []
     return {
         "css": [_static("vendor/leaflet/leaflet.css"), _static("vendor/markercluster/MarkerCluster.css"),
                 _static("vendor/markercluster/MarkerCluster.Default.css")],
-        "js": [_static("vendor/leaflet/leaflet.js"), _static("vendor/markercluster/leaflet.markercluster.js"),
-               _static("map.js")],
+        "js": [_static("vendor/leaflet/leaflet.js"), *vectorgrid,
+               _static("vendor/markercluster/leaflet.markercluster.js"), _static("map.js")],
     }
+
+
+def tile_url(layer: str) -> str:
+    """The URL template of a vector-tile layer as Leaflet fills it in: /tiles/<layer>/{z}/{x}/{y}.mvt."""
+    # url_for percent-encodes the braces; they are ours (fixed text), so undo just that
+    return unquote(url_for("tiles.tile", layer=layer, z="{z}", x="{x}", y="{y}"))
 
 
 class UrlLayer(MacroElement):
@@ -69,6 +80,22 @@ class UrlLayer(MacroElement):
     def __init__(self, url: str, options: dict):
         super().__init__()
         self._name = "UrlLayer"
+        self.url = url
+        self.options = options
+
+
+class ContextTiles(MacroElement):
+    """Outlines from a vector-tile layer drawn under everything, as background (not in the layer control)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        Samenkaart.contextTiles({{ this._parent.get_name() }}, {{ this.url|tojson }}, {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, url: str, options: dict):
+        super().__init__()
+        self._name = "ContextTiles"
         self.url = url
         self.options = options
 
@@ -174,6 +201,27 @@ def add_layer(m: folium.Map, name: str, url: str, kind: str, *, show: bool = Tru
     group.add_child(UrlLayer(url, {"kind": kind, "fit": fit, "cluster": cluster, "name": name, **options}))
     group.add_to(m)
     return group
+
+
+def add_tile_layer(m: folium.Map, name: str, layer: str, kind: str, *, control: bool = True,
+                   **options) -> folium.FeatureGroup:
+    """A layer drawn from the vector tiles of `layer` (/tiles/<layer>/...), so the page never loads it whole.
+
+    kind picks the style and popup in map.js as for add_layer; control=False keeps it out of the layer
+    control (background context). Extra options go to map.js, e.g. `property` and `figures`: the id of a
+    <script type="application/json"> with the figures by code that colour and label each feature.
+    """
+    if kind not in LAYER_KINDS:
+        raise ValueError(f"unknown layer kind {kind!r}")
+    group = folium.FeatureGroup(name=str(escape(name)), show=True, control=control)
+    group.add_child(UrlLayer(tile_url(layer), {"kind": kind, "tiles": layer, "name": name, **options}))
+    group.add_to(m)
+    return group
+
+
+def add_context_tiles(m: folium.Map, layer: str, name: str) -> None:
+    """Dashed outlines of `layer` from its vector tiles around what the page shows, e.g. neighbouring gemeenten."""
+    m.add_child(ContextTiles(tile_url(layer), {"tiles": layer, "name": name}))
 
 
 def add_searched_point(m: folium.Map, lat: float, lon: float, label: str) -> None:

@@ -127,6 +127,13 @@ window.Samenkaart = (function () {
     return box;
   }
 
+  /* A gemeente in the colour of its class of options.property (the chosen choropleth). */
+  function gemeenteStyle(p, options) {
+    var choropleth = config.choropleth[options.property] || {};
+    return { color: "#555555", weight: 0.6, fillOpacity: 0.75,
+             fillColor: choroplethColour(p[options.property], choropleth) };
+  }
+
   var STYLES = {
     units: function (f) {
       return { color: "#333333", weight: 1, fillOpacity: 0.6,
@@ -166,13 +173,7 @@ window.Samenkaart = (function () {
   function geoJsonLayer(data, options) {
     var kind = options.kind;
     return L.geoJSON(data, {
-      style: kind === "gemeenten"
-        ? function (f) {
-            var choropleth = config.choropleth[options.property] || {};
-            return { color: "#555555", weight: 0.6, fillOpacity: 0.75,
-                     fillColor: choroplethColour(f.properties[options.property], choropleth) };
-          }
-        : STYLES[kind],
+      style: kind === "gemeenten" ? function (f) { return gemeenteStyle(f.properties, options); } : STYLES[kind],
       pointToLayer: function (f, latlng) {
         var name = f.properties.name || "Initiatief";
         return L.marker(latlng, { alt: name, title: name, keyboard: true });
@@ -185,8 +186,111 @@ window.Samenkaart = (function () {
     });
   }
 
-  /* Fetch a GeoJSON URL into a FeatureGroup; failures are told in the page, not thrown. */
+  /* Figures by area code that the page embeds as <script type="application/json" id=...> (data, never run):
+     {"keys": [k1, k2], "values": {code: [v1, v2]}} becomes {code: {k1: v1, k2: v2}}. */
+  function embeddedFigures(id) {
+    var element = id ? document.getElementById(id) : null, figures = {};
+    if (!element) { return figures; }
+    try {
+      var data = JSON.parse(element.textContent), keys = data.keys || [];
+      Object.keys(data.values || {}).forEach(function (code) {
+        var row = {};
+        keys.forEach(function (key, i) { row[key] = data.values[code][i]; });
+        figures[code] = row;
+      });
+    } catch (e) { return {}; }
+    return figures;
+  }
+
+  /* A layer drawn from vector tiles (url: /tiles/<layer>/{z}/{x}/{y}.mvt) with Leaflet.VectorGrid, so a page
+   * fetches only the tiles in view, never the whole country. A tile feature carries code, naam and
+   * aantal_inwoners; the rest of what colours and describes it comes from options.figures, looked up by code.
+   * SVG rather than canvas: VectorGrid's canvas tiles call DOM-event helpers that Leaflet 1.9 renamed, and SVG
+   * shapes can be checked in tests. Popups and tooltips are built from text nodes, as for the GeoJSON layers. */
+  function loadTiles(group, url, options) {  // group: a FeatureGroup or the map itself
+    var kind = options.kind;
+    if (!L.vectorGrid) {
+      say(options.name + " kon niet worden geladen. De lijst op deze pagina werkt wel.", options.name);
+      return Promise.resolve();
+    }
+    var figures = embeddedFigures(options.figures);
+    var context = kind === "context";  // outlines around what the page is about: no fill, no clicks
+
+    function properties(p) {
+      var merged = { gemeentecode: p.code };
+      Object.keys(p).forEach(function (key) { merged[key] = p[key]; });
+      var extra = figures[p.code] || {};
+      Object.keys(extra).forEach(function (key) { merged[key] = extra[key]; });
+      return merged;
+    }
+
+    function style(p) {
+      if (context) { return { fill: false, color: "#4d4d4d", weight: 1.2, opacity: 0.9, dashArray: "4 3" }; }
+      var merged = properties(p);
+      var path = kind === "gemeenten" ? gemeenteStyle(merged, options) : STYLES[kind]({ properties: merged });
+      path.fill = true;  // VectorGrid starts from L.Path's defaults, which do not fill
+      return path;
+    }
+
+    var styles = {};
+    styles[options.tiles] = style;
+    var grid = L.vectorGrid.protobuf(url, {
+      rendererFactory: L.svg.tile, vectorTileLayerStyles: styles, interactive: !context,
+      // the data layers above the base map; the context below them, but still over the base map
+      pane: context ? "tilePane" : "overlayPane", zIndex: 10,
+      getFeatureId: function (f) { return f.properties.code; },
+      maxNativeZoom: 22, attribution: "",
+    });
+
+    if (!context) {
+      // the group may join the map later (a layer switched off at first): find the map when it is used
+      var tip = null;
+      grid.on("click", function (e) {
+        var popup = POPUPS[kind];
+        if (popup && grid._map && e.layer && e.layer.properties) {
+          L.popup().setLatLng(e.latlng).setContent(popup(properties(e.layer.properties), options)).openOn(grid._map);
+        }
+      });
+      grid.on("mouseover", function (e) {
+        if (!grid._map || !e.layer || !e.layer.properties) { return; }
+        if (tip) { grid._map.closeTooltip(tip); }
+        tip = L.tooltip({ sticky: true }).setLatLng(e.latlng)
+          .setContent(text("span", tooltipText(kind, properties(e.layer.properties))));
+        grid._map.openTooltip(tip);
+      });
+      grid.on("mousemove", function (e) { if (tip) { tip.setLatLng(e.latlng); } });
+      grid.on("mouseout remove", function () { if (tip && grid._map) { grid._map.closeTooltip(tip); } tip = null; });
+    }
+
+    /* Loaded = every tile in view is drawn; the count is the areas on the map (an area cut by tile edges
+       is drawn once per tile, counted once). */
+    grid.on("load", function () {
+      var codes = {};
+      Object.keys(grid._vectorTiles || {}).forEach(function (key) {
+        Object.keys(grid._vectorTiles[key]._features || {}).forEach(function (code) { codes[code] = true; });
+      });
+      var count = Object.keys(codes).length;
+      group.samenkaartLoaded = count;
+      document.documentElement.dataset["layer_" + kind] = String(count);
+      if (!context) { say(options.name + ": " + count + " op de kaart.", options.name); }
+    });
+    if (group instanceof L.Map) {
+      // a page that fits its view (the dashboard) starts that zoom animation in the next frame: wait for it
+      // to end, or the tiles of the zoom it leaves are fetched for nothing (_animatingZoom: Leaflet's own flag)
+      L.Util.requestAnimFrame(function () {
+        if (group._animatingZoom) { group.once("zoomend", function () { group.addLayer(grid); }); }
+        else { group.addLayer(grid); }
+      });
+    } else {
+      group.addLayer(grid);
+    }
+    return Promise.resolve(grid);
+  }
+
+  /* Fetch a GeoJSON URL into a FeatureGroup; failures are told in the page, not thrown.
+     With options.tiles the URL is a vector-tile template instead (loadTiles). */
   function loadLayer(group, url, options) {
+    if (options.tiles) { return loadTiles(group, url, options); }
     return fetch(url, { headers: { Accept: "application/geo+json, application/json" } })
       .then(function (response) {
         if (!response.ok) { throw new Error(response.status); }
@@ -252,7 +356,14 @@ window.Samenkaart = (function () {
 
   document.addEventListener("DOMContentLoaded", function () { locateButton("use-location", "search-form"); });
 
-  return { loadLayer: loadLayer, searchedPoint: searchedPoint, pickPoint: pickPoint, safeUrl: safeUrl };
+  /* Outlines of the areas around what a page shows (e.g. the neighbouring gemeenten), from vector tiles: a
+     background like the base map, so not a switchable layer and not a layer the page waits for. */
+  function contextTiles(map, url, options) {
+    return loadTiles(map, url, { kind: "context", tiles: options.tiles, name: options.name || "Omgeving" });
+  }
+
+  return { loadLayer: loadLayer, contextTiles: contextTiles, searchedPoint: searchedPoint, pickPoint: pickPoint,
+           safeUrl: safeUrl };
 })();
 
 /* Forms with a point (submissions, moderation, partner editing): clicking the map fills the form's lat/lon

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import current_app, redirect, render_template, request, url_for
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 
 from geoservice.analysis import gaps as analysis
 from geoservice.cbs.codes import parse_code
@@ -25,8 +27,10 @@ ORDERS = ("asc", "desc")
 # The national map: what ?kaart= colours the gemeenten by — a summary column with classes in maps.CHOROPLETHS.
 KAARTEN = {"witte-vlekken": "white_spot_share", "initiatieven": "initiatives_per_1000"}
 DEFAULT_KAART = "witte-vlekken"
-# The national layer is simplified for one zoom level closer than the first view, so it stays sharp when zoomed in.
+# The national GeoJSON download is simplified for one zoom level closer than the first view of the map.
 NATIONAL_LAYER_ZOOM = maps.NATIONAL_ZOOM + 1
+FIGURES_ID = "gemeente-figures"  # the page's JSON of each gemeente's figures, by code, for map.js
+FIGURE_KEYS = ("aantal_inwoners", *KAARTEN.values())  # what the map's colours and popups add to a tile's naam
 MISSING_COLOUR = "#bdbdbd"  # map.js colours a gemeente without a figure this grey
 NATIONAL_COLUMNS = (  # (summary column, header, numeric)
     ("naam", "Gemeente", False), ("aantal_inwoners", "Inwoners", True), ("units", "Gebieden", True),
@@ -79,6 +83,15 @@ def choropleth_legend(spec: dict) -> list[dict]:
     return rows
 
 
+def figures_json(rows: list[dict]) -> Markup:
+    """Each gemeente's figures for map.js, safe inside <script>: {"keys": [...], "values": {code: [...]}}.
+
+    Rows of values rather than objects, without spaces: it rides along in every page view (9 KB, not 40 KB).
+    """
+    figures = {"keys": FIGURE_KEYS, "values": {r["gemeentecode"]: [r[k] for k in FIGURE_KEYS] for r in rows}}
+    return htmlsafe_json_dumps(figures, separators=(",", ":"))
+
+
 @pages.get("/gemeenten")
 def gemeenten():
     args, status, error = request.args, 200, None
@@ -96,8 +109,10 @@ def gemeenten():
 
     settings = current_app.extensions["geoservice.settings"]
     m = maps.new_map(settings)
-    layer_url = url_for("api.gaps_summary", format="geojson", zoom=NATIONAL_LAYER_ZOOM)
-    maps.add_layer(m, f"Gemeenten: {spec['label'].lower()}", layer_url, "gemeenten", property=shown)
+    # the outlines come as vector tiles (only those in view); their colours from the table's own figures
+    maps.add_tile_layer(m, f"Gemeenten: {spec['label'].lower()}", "gemeenten", "gemeenten", property=shown,
+                        figures=FIGURES_ID)
+    layer_url = url_for("api.gaps_summary", format="geojson", zoom=NATIONAL_LAYER_ZOOM)  # a download only
 
     def link(key: str, next_order: str) -> str:
         return url_for("web.gemeenten", sort=key, order=next_order, kaart=kaart, _anchor="tabel")
@@ -111,8 +126,9 @@ def gemeenten():
         "gemeenten.html", rows=rows, error=error, kaart=kaart, kaarten=KAARTEN, spec=spec,
         sort=sort, order=order, sort_label={k: label for k, label, _ in NATIONAL_COLUMNS}.get(sort, sort),
         headers=sort_headers(NATIONAL_COLUMNS, sort, order, analysis.TEXT_KEYS, link),
-        legend=choropleth_legend(spec), downloads=downloads,
-        map=maps.render(m), assets=maps.asset_urls(), map_config=maps.map_config(),
+        legend=choropleth_legend(spec), downloads=downloads, figures_id=FIGURES_ID,
+        figures=figures_json(rows),
+        map=maps.render(m), assets=maps.asset_urls(vector_tiles=True), map_config=maps.map_config(),
     ), status
 
 
@@ -189,6 +205,8 @@ def sort_units(units: list[dict], key: str, descending: bool) -> list[dict]:
 def gemeente_map(found: str, bounds, controls: Controls, has_buurten: bool, show_layers: bool):
     """The dashboard map: units by status, initiatives (clustered) and partner service areas, all by URL."""
     m = maps.new_map(current_app.extensions["geoservice.settings"], bounds=bounds)
+    # the neighbouring gemeenten as outlines, from the tiles in view: where this gemeente lies, for a few KB
+    maps.add_context_tiles(m, "gemeenten", "Gemeentegrenzen")
     if show_layers:
         level = controls.level or ("buurt" if has_buurten else "wijk")
         # outlines simplified for the zoom the map opens at, one step closer still sharp (never embedded)
@@ -243,5 +261,5 @@ def gemeente(code: str):
         wijk_url=url_for("web.gemeente", code=found, **{**gap_args, "level": "wijk"}),
         map=gemeente_map(found, area_queries.gemeente_bounds(session, jaar, found), controls, has_buurten,
                          show_layers=error is None),
-        assets=maps.asset_urls(), map_config=maps.map_config(),
+        assets=maps.asset_urls(vector_tiles=True), map_config=maps.map_config(),
     ), status

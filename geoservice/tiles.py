@@ -1,7 +1,8 @@
 """Vector tiles: GET /tiles/{layer}/{z}/{x}/{y}.mvt (Web Mercator, Mapbox Vector Tile 2.1).
 
 Layers: gemeenten, wijken and buurten of the active CBS year (code, naam, aantal_inwoners; wijken and
-buurten also the gap `status` with the default parameters of the gap analysis) and the published
+buurten also the key gap figures with the default parameters of the gap analysis: `status`,
+`n_initiatives`, `n_nearby`, `coverage`) and the published
 initiatives (id, name, kind, themes). Each layer has a lowest zoom (MIN_ZOOM) below which its tile is
 empty: no page draws 14,500 buurten or 100,000 points at country scale. An empty tile is a 204.
 """
@@ -53,18 +54,25 @@ def _near_the_netherlands(z: int, x: int, y: int) -> bool:
     return west < nl_east and east > nl_west and south < nl_north and north > nl_south
 
 
-def gap_statuses(conn, layer: str, z: int, x: int, y: int, jaar: int) -> dict[str, str]:
-    """The gap status (default parameters) of every unit of the layer in the tile, by code.
+def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int) -> dict[str, dict]:
+    """The key gap figures (default parameters) of every unit of the layer in the tile, by code:
+    status, n_initiatives, n_nearby, coverage (0..1, 3 decimals).
 
-    Computed per tile rather than by the national analysis: only "any initiative within walk_m?" is
-    needed, and coverage comes from gap_coverage when that is up to date (else it is computed here).
+    Computed per tile rather than by the national analysis: counts and coverage come from the tables
+    the analysis keeps on write when those are up to date, else they are computed here for these units.
     """
     params = analysis.GapParams(walk_m=analysis.WALK_M["default"], min_inwoners=analysis.MIN_INWONERS["default"])
-    rows = queries.area_figures(conn, layer, z, x, y, jaar=jaar, walk_m=params.walk_m,
-                                stored=gap_queries.stored_coverage_is_fresh(conn),
-                                share_decimals=gap_queries.SHARE_DECIMALS)
-    return {row["code"]: analysis.status_of(row["aantal_inwoners"], int(row["has_nearby"]),
-                                            float(row["coverage"]), params.min_inwoners) for row in rows}
+    rows = queries.area_figures(
+        conn, layer, z, x, y, jaar=jaar, walk_m=params.walk_m,
+        stored_coverage=gap_queries.stored_coverage_is_fresh(conn),
+        stored_counts=(gap_queries.counts_are_stored_for(params.walk_m, params.kinds, params.themes)
+                       and gap_queries.stored_counts_are_fresh(conn)),
+        share_decimals=gap_queries.SHARE_DECIMALS)
+    return {row["code"]: {
+        "status": analysis.status_of(row["aantal_inwoners"], row["n_nearby"], float(row["coverage"]),
+                                     params.min_inwoners),
+        "n_initiatives": row["n_initiatives"], "n_nearby": row["n_nearby"],
+        "coverage": round(min(max(float(row["coverage"]), 0.0), 1.0), 3)} for row in rows}
 
 
 def render_tile(conn, layer: str, z: int, x: int, y: int, *, tolerance: float | None = None) -> bytes:
@@ -77,8 +85,8 @@ def render_tile(conn, layer: str, z: int, x: int, y: int, *, tolerance: float | 
     jaar = active_year(conn)
     if jaar is None:
         return b""
-    statuses = gap_statuses(conn, layer, z, x, y, jaar) if layer in WITH_STATUS else None
-    return queries.area_tile(conn, layer, z, x, y, jaar=jaar, statuses=statuses,
+    figures = gap_figures(conn, layer, z, x, y, jaar) if layer in WITH_STATUS else None
+    return queries.area_tile(conn, layer, z, x, y, jaar=jaar, figures=figures,
                              tolerance=queries.tolerance_m(z) if tolerance is None else tolerance)
 
 

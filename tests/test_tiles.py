@@ -127,7 +127,9 @@ def test_buurt_tile_over_baarn_has_the_buurten_of_the_api(client):
         props = area.get("properties", area)
         assert by_code[code]["naam"] == props["naam"]
         assert by_code[code]["aantal_inwoners"] == props["aantal_inwoners"]
-        assert by_code[code]["status"] == api_units[code]["status"]
+        for key in ("status", "n_initiatives", "n_nearby"):
+            assert by_code[code][key] == api_units[code][key], (code, key)
+        assert abs(by_code[code]["coverage"] - api_units[code]["coverage"]) <= 0.0005
     # the buurt under the Baarn point itself is in it
     lookup = client.get(f"/api/v1/areas/lookup?lon={BAARN[0]}&lat={BAARN[1]}").get_json()
     assert lookup["buurt"]["code"] in by_code
@@ -213,3 +215,29 @@ def test_initiative_tile_shows_published_initiatives_only(app_for, fresh_db_url,
     z = MIN_ZOOM["initiatives"] - 1
     x, y = tile_at(*BAARN, z)
     assert client.get(f"/tiles/initiatives/{z}/{x}/{y}.mvt").status_code == 204
+
+
+def test_buurt_tile_counts_a_new_initiative_before_and_after_the_refresh(app_for, fresh_db_url, engine_for):
+    from geoservice.queries import gaps as gap_queries
+
+    from .helpers import make_initiative
+
+    engine = engine_for(fresh_db_url)
+    client = app_for(fresh_db_url).test_client()
+    x, y = tile_at(*BAARN, 12)
+
+    def figures() -> dict[str, dict]:
+        features = decode(client.get(f"/tiles/buurten/12/{x}/{y}.mvt").data)["buurten"]
+        return {f["properties"]["code"]: f["properties"] for f in features}
+
+    before = figures()
+    with engine.begin() as conn:
+        make_initiative(conn)  # at BAARN, not refreshed: the tile must count it all the same
+    lookup = client.get(f"/api/v1/areas/lookup?lon={BAARN[0]}&lat={BAARN[1]}").get_json()
+    home = lookup["buurt"]["code"]
+    stale = figures()
+    assert stale[home]["n_initiatives"] == before[home]["n_initiatives"] + 1
+    assert stale[home]["n_nearby"] == before[home]["n_nearby"] + 1
+    with engine.begin() as conn:
+        assert gap_queries.refresh_counts(conn) is not None
+    assert figures() == stale  # read from gap_counts now: the same figures

@@ -30,12 +30,19 @@ _ENVELOPE = """
 
 _AREA_FIGURES = """
 WITH env AS ({envelope})
-SELECT a.code, a.aantal_inwoners,
-       EXISTS (SELECT 1 FROM initiative AS i
-               WHERE i.status = 'published' AND ST_DWithin(i.location, a.geom, :walk_m)) AS has_nearby,
-       {coverage} AS coverage
-FROM {table} AS a, env
+SELECT a.code, a.aantal_inwoners, {counts}, {coverage} AS coverage
+FROM {table} AS a CROSS JOIN env{counts_join}
 WHERE a.jaar = :jaar AND a.geom && env.rd AND ST_Intersects(a.geom, env.rd)"""
+
+# Initiative counts (every published one, walk_m) from gap_counts when it is up to date
+# (queries.gaps.stored_counts_are_fresh), else counted here for the units of this tile only.
+STORED_COUNTS = {"counts": "coalesce(gn.n_inside, 0) AS n_initiatives, coalesce(gn.n_nearby, 0) AS n_nearby",
+                 "join": " LEFT JOIN gap_counts AS gn ON gn.jaar = :jaar AND gn.code = a.code"}
+COMPUTED_COUNTS = {"counts": """
+       (SELECT count(*) FROM initiative AS i
+        WHERE i.status = 'published' AND ST_Intersects(a.geom, i.location)) AS n_initiatives,
+       (SELECT count(*) FROM initiative AS i
+        WHERE i.status = 'published' AND ST_DWithin(i.location, a.geom, :walk_m)) AS n_nearby""", "join": ""}
 
 # Coverage when gap_coverage is up to date (queries.gaps.stored_coverage_is_fresh), else the share of
 # the unit inside the union of all service areas, rounded as the gap analysis rounds it.
@@ -46,7 +53,9 @@ COMPUTED_COVERAGE = """coalesce(round(CAST(ST_Area(ST_Intersection(a.geom, (
 
 _AREA_TILE = """
 WITH env AS ({envelope}),
-status AS (SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:statuses AS text[])) AS s(code, status)),
+status AS (SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:statuses AS text[]), CAST(:n_initiatives AS int[]),
+                                CAST(:n_nearby AS int[]), CAST(:coverage AS float8[]))
+                   AS s(code, status, n_initiatives, n_nearby, coverage)),
 features AS (
     SELECT a.code, a.naam, a.aantal_inwoners{status_column},
            ST_AsMVTGeom(ST_Transform(ST_SimplifyPreserveTopology(
@@ -79,28 +88,37 @@ def _tile_params(z: int, x: int, y: int) -> dict:
             "segment": WEB_MERCATOR_WORLD_M / 2**z / 8, "west": west, "south": south, "east": east, "north": north}
 
 
-def area_figures(conn, layer: str, z: int, x: int, y: int, *, jaar: int, walk_m: int, stored: bool,
-                 share_decimals: int) -> list[dict]:
-    """Per unit (wijk or buurt) in the tile: code, aantal_inwoners, has_nearby, coverage — for its gap status."""
-    sql = _AREA_FIGURES.format(envelope=_ENVELOPE, table=AREA_TABLES[layer],
-                               coverage=STORED_COVERAGE if stored else COMPUTED_COVERAGE)
+def area_figures(conn, layer: str, z: int, x: int, y: int, *, jaar: int, walk_m: int, stored_coverage: bool,
+                 stored_counts: bool, share_decimals: int) -> list[dict]:
+    """Per unit (wijk or buurt) in the tile: code, aantal_inwoners, n_initiatives, n_nearby, coverage.
+
+    stored_counts only for the default question (queries.gaps.counts_are_stored_for).
+    """
+    counts = STORED_COUNTS if stored_counts else COMPUTED_COUNTS
+    sql = _AREA_FIGURES.format(envelope=_ENVELOPE, table=AREA_TABLES[layer], counts=counts["counts"],
+                               counts_join=counts["join"],
+                               coverage=STORED_COVERAGE if stored_coverage else COMPUTED_COVERAGE)
     rows = conn.execute(text(sql), {**_tile_params(z, x, y), "jaar": jaar, "walk_m": walk_m,
                                     "share_decimals": share_decimals})
     return [dict(row._mapping) for row in rows]
 
 
 def area_tile(conn, layer: str, z: int, x: int, y: int, *, jaar: int, tolerance: float,
-              statuses: dict[str, str] | None = None) -> bytes:
-    """The MVT bytes of one layer of CBS areas (attributes code, naam, aantal_inwoners[, status])."""
-    with_status = statuses is not None
+              figures: dict[str, dict] | None = None) -> bytes:
+    """The MVT bytes of one layer of CBS areas: attributes code, naam, aantal_inwoners, and with figures
+    (by code: status, n_initiatives, n_nearby, coverage) those four as well."""
+    with_figures = figures is not None
     sql = _AREA_TILE.format(
         envelope=_ENVELOPE, table=AREA_TABLES[layer],
-        status_column=", s.status" if with_status else "",
-        status_join=" LEFT JOIN status AS s ON s.code = a.code" if with_status else "")
-    codes = list(statuses or {})
+        status_column=", s.status, s.n_initiatives, s.n_nearby, s.coverage" if with_figures else "",
+        status_join=" LEFT JOIN status AS s ON s.code = a.code" if with_figures else "")
+    figures = figures or {}
+    codes = list(figures)
+    columns = {key: [figures[c][key] for c in codes] for key in ("status", "n_initiatives", "n_nearby", "coverage")}
     data = conn.execute(text(sql), {**_tile_params(z, x, y), "jaar": jaar, "tolerance": tolerance,
-                                    "layer": layer, "codes": codes,
-                                    "statuses": [statuses[c] for c in codes]}).scalar()
+                                    "layer": layer, "codes": codes, "statuses": columns["status"],
+                                    "n_initiatives": columns["n_initiatives"], "n_nearby": columns["n_nearby"],
+                                    "coverage": columns["coverage"]}).scalar()
     return bytes(data or b"")
 
 

@@ -212,3 +212,18 @@ def worker_rss_mb(master_pid: int) -> dict[int, tuple[float, float]]:
         rss, peak = (float(fields.get(name, "0 kB").split()[0]) * 1024 / 1e6 for name in ("VmRSS", "VmHWM"))
         sizes[pid] = (rss, peak)
     return sizes
+
+
+def counts_refresh_after_one_move(engine) -> float:
+    """Seconds to bring the gap analysis' stored counts up to date after one published initiative moved
+    500 m (queries.gaps.refresh_counts); rolled back, so the data stay as generated."""
+    from geoservice.queries.gaps import refresh_counts
+
+    with engine.connect() as conn, conn.begin() as transaction:
+        conn.execute(text("UPDATE initiative SET location = ST_Translate(location, 500, 0) WHERE id = "
+                          "(SELECT min(id) FROM initiative WHERE status = 'published')"))
+        started = time.perf_counter()
+        refresh_counts(conn)
+        seconds = time.perf_counter() - started
+        transaction.rollback()
+    return seconds

@@ -29,6 +29,7 @@ from pathlib import Path
 from _common import (
     ROOT,
     bbox_path,
+    counts_refresh_after_one_move,
     default_workers,
     machine,
     nearby_path,
@@ -84,13 +85,7 @@ def gap_budget(url: str) -> str:
                 queries.unit_rows(conn, queries.UnitQuery(jaar=queries.active_year(conn), level="buurt",
                                                           walk_m=params.walk_m))
                 scratch.append(time.perf_counter() - started)
-        with engine.connect() as conn, conn.begin() as transaction:  # rolled back: the data stay as generated
-            conn.execute(text("UPDATE initiative SET location = ST_Translate(location, 500, 0) WHERE id = "
-                              "(SELECT min(id) FROM initiative WHERE status = 'published')"))
-            started = time.perf_counter()
-            queries.refresh_counts(conn)
-            refresh = time.perf_counter() - started
-            transaction.rollback()
+        refresh = counts_refresh_after_one_move(engine)
     finally:
         engine.dispose()
     stored = ", ".join(f"{name} {'kept on write' if ok else 'STALE: computed on the fly'}" for name, ok in fresh.items())

@@ -25,7 +25,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from _common import machine, scratch_databases
+from _common import counts_refresh_after_one_move, machine, scratch_databases
 from generate import bench_database_url
 from sqlalchemy import text
 
@@ -110,13 +110,7 @@ def refresh_times(engine) -> tuple[float, float, float, float]:
         started = time.perf_counter()
         queries.refresh_counts(conn)
         full_counts = time.perf_counter() - started
-    with engine.connect() as conn, conn.begin() as transaction:  # rolled back: the data stay as generated
-        conn.execute(text("UPDATE initiative SET location = ST_Translate(location, 500, 0) WHERE id = "
-                          "(SELECT min(id) FROM initiative WHERE status = 'published')"))
-        started = time.perf_counter()
-        queries.refresh_counts(conn)
-        one_initiative = time.perf_counter() - started
-        transaction.rollback()
+    one_initiative = counts_refresh_after_one_move(engine)
     with engine.connect() as conn, conn.begin() as transaction:  # rolled back: the data stay as generated
         area_id, partner_id = conn.execute(text(
             "SELECT id, partner_id FROM service_area WHERE definition_type = 'radius' ORDER BY id LIMIT 1")).one()

@@ -30,7 +30,23 @@ def ensure_database(settings: Settings, echo=click.echo) -> str:
     else:
         url = settings.database_url
     db.upgrade(url)
+    _refresh_kept_figures(db, url, echo)
     return url
+
+
+def _refresh_kept_figures(db, url: str, echo) -> None:
+    """The gap analysis' figures kept on write, up to date: a migration that adds such a table marks it all
+    stale, and a writer outside this service (a script, a restore) may have left marks. Nothing marked: a no-op."""
+    from .queries.gaps import refresh_kept
+
+    engine = db.make_engine(url)
+    try:
+        with engine.begin() as conn:
+            coverage, counts = refresh_kept(conn)
+    finally:
+        engine.dispose()
+    if (coverage and coverage.full) or (counts and counts.full):
+        echo("Kengetallen van de gebiedsanalyse opnieuw berekend.")
 
 
 class GeoserviceGroup(click.Group):

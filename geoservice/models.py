@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Identity, Index,
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index,
                         Integer, Numeric, SmallInteger, String, Text, UniqueConstraint, func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -243,7 +243,7 @@ class GapCountsStale(Base):
 
     __tablename__ = "gap_counts_stale"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     location = mapped_column(Geometry("POINT", srid=28992, spatial_index=False),
                              comment="where a published initiative was or is now; NULL: everything")
     marked_xid: Mapped[int] = mapped_column(BigInteger, nullable=False, comment="the transaction that marked it")

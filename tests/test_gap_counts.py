@@ -145,3 +145,21 @@ def test_only_the_default_question_is_answered_from_the_table():
     assert not queries.counts_are_stored_for(500, (), ())
     assert not queries.counts_are_stored_for(queries.STORED_WALK_M, ("energiecooperatie",), ())
     assert not queries.counts_are_stored_for(queries.STORED_WALK_M, (), ("energie",))
+
+
+def test_db_upgrade_brings_figures_left_stale_up_to_date(fresh_db_url, engine_for, runner_env):
+    from click.testing import CliRunner
+
+    from geoservice.cli import main
+
+    engine = engine_for(fresh_db_url)
+    with engine.begin() as conn:  # e.g. a script, or the migration that adds gap_counts: everything marked
+        conn.execute(text("INSERT INTO gap_counts_stale (location, marked_xid) VALUES (NULL, txid_current())"))
+        make_initiative(conn)
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=runner_env(fresh_db_url), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "opnieuw berekend" in result.output
+    with engine.connect() as conn:
+        _assert_stored_equals_computed(conn)
+    quiet = CliRunner().invoke(main, ["db", "upgrade"], env=runner_env(fresh_db_url), catch_exceptions=False)
+    assert "opnieuw berekend" not in quiet.output  # nothing marked: nothing done

@@ -86,7 +86,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "gap_counts_stale",
-        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("id", sa.BigInteger, primary_key=True),  # bigserial (a restore drops and remakes sequences)
         sa.Column("location", Geometry("POINT", srid=28992, spatial_index=False),
                   comment="where a published initiative was or is now; NULL: everything"),
         sa.Column("marked_xid", sa.BigInteger, nullable=False, comment="the transaction that marked it"),

@@ -114,3 +114,57 @@ def csrf_of(html: str) -> str:
 def csrf_token(client, path: str = "/inloggen") -> str:
     """The CSRF token of the form on `path`, as a browser would have it before posting."""
     return csrf_of(client.get(path).get_data(as_text=True))
+
+
+def seeded_database(pg_server, template_db, label: str, seed):
+    """A context manager for a module's own copy of the loaded template, `geoservice_test_{label}_{pid}`:
+    `seed(session)` runs in one committed transaction, the manager yields (url, what seed returned) and drops
+    the database afterwards."""
+    import os
+    from contextlib import contextmanager
+
+    from sqlalchemy.orm import Session
+
+    from geoservice import db
+
+    @contextmanager
+    def database():
+        name = f"geoservice_test_{label}_{os.getpid()}"
+        url = pg_server.create(name, template=template_db)
+        try:
+            engine = db.make_engine(url)
+            try:
+                with Session(engine) as session, session.begin():
+                    seeded = seed(session)
+            finally:
+                engine.dispose()
+            yield url, seeded
+        finally:
+            pg_server.drop(name)
+
+    return database()
+
+
+def add_users(session, users: dict, *, password: str) -> tuple[dict[str, int], dict[str, str]]:
+    """users: key -> (email, role, partner_id or None). Returns the user ids and a bearer token per key."""
+    from geoservice import accounts
+
+    ids, tokens = {}, {}
+    for key, (email, role, partner_id) in users.items():
+        user = accounts.create_user(session, email, role=role, password=password, partner_id=partner_id)
+        ids[key] = user.id
+        tokens[key] = accounts.create_token(session, user)[1]
+    return ids, tokens
+
+
+def seed_partner_editing(session, *, password: str) -> tuple[dict[str, int], dict[str, str]]:
+    """Partners `baarn` and `utrecht` (Utrecht with one area, `utrecht_area`) and a user per role: `editor` of
+    Baarn, `other_editor` of Utrecht, `moderator`, `admin` (emails {key}@example.nl). Returns (ids, tokens)."""
+    ids = {"baarn": add_partner(session, "Steunpunt Baarn", website="https://steunpunt.example"),
+           "utrecht": add_partner(session, "Wijkfonds Utrecht")}
+    ids["utrecht_area"] = add_service_area(session, ids["utrecht"], "Staatsliedenwijk", BUURT_GEOM, code="BU03080102")
+    user_ids, tokens = add_users(session, {
+        key: (f"{key}@example.nl", role, partner) for key, role, partner in (
+            ("editor", "partner_editor", ids["baarn"]), ("other_editor", "partner_editor", ids["utrecht"]),
+            ("moderator", "moderator", None), ("admin", "admin", None))}, password=password)
+    return ids | user_ids, tokens

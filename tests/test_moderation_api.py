@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import os
 import re
 import uuid
 
@@ -13,13 +12,12 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
-from geoservice import accounts, create_app, db, ratelimit
+from geoservice import create_app, db, ratelimit
 from geoservice.api import openapi_moderation
 
 from .conftest import settings_for
-from .helpers import add_partner, csrf_of, make_initiative
+from .helpers import add_partner, add_users, csrf_of, make_initiative, seeded_database
 
 PASSWORD = "een lang genoeg wachtwoord"
 BAARN = {"lat": 52.2165, "lon": 5.2878}
@@ -29,23 +27,16 @@ CONTACT = {"name": "Geheime Aanmelder", "email": "geheim@aanmelder.example", "ph
 @pytest.fixture(scope="module")
 def api_db(pg_server, template_db):
     """(URL, tokens by role) of a database with a moderator, an admin and a partner editor."""
-    name = f"geoservice_test_moderation_api_{os.getpid()}"
-    url = pg_server.create(name, template=template_db)
-    engine = db.make_engine(url)
-    tokens = {}
-    with Session(engine) as session, session.begin():
-        partner_id = add_partner(session, "Partner van de redacteur")
-        users = {
-            "moderator": accounts.create_user(session, "mod@example.nl", role="moderator", password=PASSWORD),
-            "admin": accounts.create_user(session, "admin@example.nl", role="admin", password=PASSWORD),
-            "editor": accounts.create_user(session, "redactie@example.nl", role="partner_editor", password=PASSWORD,
-                                           partner_id=partner_id),
-        }
-        for role, user in users.items():
-            tokens[role] = accounts.create_token(session, user)[1]
-    engine.dispose()
-    yield url, tokens
-    pg_server.drop(name)
+
+    def seed(session):
+        editors_partner = add_partner(session, "Partner van de redacteur")
+        return add_users(session, {"moderator": ("mod@example.nl", "moderator", None),
+                                   "admin": ("admin@example.nl", "admin", None),
+                                   "editor": ("redactie@example.nl", "partner_editor", editors_partner)},
+                         password=PASSWORD)[1]
+
+    with seeded_database(pg_server, template_db, "moderation_api", seed) as site:
+        yield site
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 
 import pytest
@@ -25,8 +24,7 @@ from geoservice.partner_editing import (EditRefused, add_service_area, remove_se
 from geoservice.partners import validate_area, validate_partner
 from geoservice.queries.gaps import stored_coverage_is_fresh
 
-from .helpers import BUURT_GEOM, add_partner
-from .helpers import add_service_area as add_area_sql
+from .helpers import seed_partner_editing, seeded_database
 
 PASSWORD = "een lang genoeg wachtwoord"
 DIGEST_TABLES = ("partner", "service_area", "audit_log")
@@ -83,22 +81,9 @@ def coverage_of(conn, code: str, gemeente: str = "GM0308") -> float:
 @pytest.fixture(scope="module")
 def domain_db(pg_server, template_db):
     """(url, ids): partners baarn and utrecht (with one area), and users per role."""
-    name = f"geoservice_test_partner_editing_{os.getpid()}"
-    url = pg_server.create(name, template=template_db)
-    engine = db.make_engine(url)
-    ids = {}
-    with Session(engine) as session, session.begin():
-        ids["baarn"] = add_partner(session, "Steunpunt Baarn", website="https://steunpunt.example")
-        ids["utrecht"] = add_partner(session, "Wijkfonds Utrecht")
-        ids["utrecht_area"] = add_area_sql(session, ids["utrecht"], "Staatsliedenwijk", BUURT_GEOM, code="BU03080102")
-        for key, role, partner in (("editor", "partner_editor", ids["baarn"]),
-                                   ("other_editor", "partner_editor", ids["utrecht"]),
-                                   ("moderator", "moderator", None), ("admin", "admin", None)):
-            ids[key] = accounts.create_user(session, f"{key}@example.nl", role=role, password=PASSWORD,
-                                            partner_id=partner).id
-    engine.dispose()
-    yield url, ids
-    pg_server.drop(name)
+    with seeded_database(pg_server, template_db, "partner_editing",
+                         lambda session: seed_partner_editing(session, password=PASSWORD)[0]) as site:
+        yield site
 
 
 @pytest.fixture

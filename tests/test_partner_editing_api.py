@@ -7,7 +7,6 @@ database. Responses are checked against the schemas of geoservice.api.openapi_pa
 from __future__ import annotations
 
 import math
-import os
 
 import pytest
 from openapi_schema_validator import OAS30Validator
@@ -19,7 +18,7 @@ from geoservice.api import openapi
 from geoservice.api.partner_editing import WRITES
 
 from .conftest import settings_for
-from .helpers import BUURT_GEOM, add_partner, add_service_area
+from .helpers import seed_partner_editing, seeded_database
 from .test_partner_editing import BAARN_POINT, BOWTIE, ZANDVOORT, cbs_union_area, digest
 
 PASSWORD = "een lang genoeg wachtwoord"
@@ -28,27 +27,11 @@ PASSWORD = "een lang genoeg wachtwoord"
 @pytest.fixture(scope="module")
 def api_site(pg_server, template_db):
     """(app, url, ids, tokens): partners Baarn and Utrecht (with one area), a token per role."""
-    name = f"geoservice_test_partner_editing_api_{os.getpid()}"
-    url = pg_server.create(name, template=template_db)
-    engine = db.make_engine(url)
-    ids, tokens = {}, {}
-    with Session(engine) as session, session.begin():
-        ids["baarn"] = add_partner(session, "Steunpunt Baarn", website="https://steunpunt.example")
-        ids["utrecht"] = add_partner(session, "Wijkfonds Utrecht")
-        ids["utrecht_area"] = add_service_area(session, ids["utrecht"], "Staatsliedenwijk", BUURT_GEOM,
-                                               code="BU03080102")
-        for key, role, partner in (("editor", "partner_editor", ids["baarn"]),
-                                   ("other_editor", "partner_editor", ids["utrecht"]),
-                                   ("moderator", "moderator", None), ("admin", "admin", None)):
-            user = accounts.create_user(session, f"{key}@example.nl", role=role, password=PASSWORD,
-                                        partner_id=partner)
-            ids[key] = user.id
-            tokens[key] = accounts.create_token(session, user)[1]
-    engine.dispose()
-    app = create_app(settings_for(url))
-    app.config.update(TESTING=True)
-    yield app, url, ids, tokens
-    pg_server.drop(name)
+    with seeded_database(pg_server, template_db, "partner_editing_api",
+                         lambda session: seed_partner_editing(session, password=PASSWORD)) as (url, (ids, tokens)):
+        app = create_app(settings_for(url))
+        app.config.update(TESTING=True)
+        yield app, url, ids, tokens
 
 
 @pytest.fixture

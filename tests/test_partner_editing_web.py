@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 from geoservice import accounts, create_app, db, ratelimit
 
 from .conftest import settings_for
-from .helpers import BUURT_GEOM, add_partner, add_service_area, csrf_of
+from .helpers import BUURT_GEOM, add_service_area, csrf_of, seed_partner_editing, seeded_database
 from .test_partner_editing import BOWTIE, ZANDVOORT, cbs_union_area, digest
 
 PASSWORD = "een lang genoeg wachtwoord"
@@ -30,25 +29,12 @@ XSS = "<script>alert(1)</script>"
 
 @pytest.fixture(scope="module")
 def web_site(pg_server, template_db):
-    name = f"geoservice_test_partner_editing_web_{os.getpid()}"
-    url = pg_server.create(name, template=template_db)
-    engine = db.make_engine(url)
-    ids = {}
-    with Session(engine) as session, session.begin():
-        ids["baarn"] = add_partner(session, "Steunpunt Baarn", website="https://steunpunt.example")
-        ids["utrecht"] = add_partner(session, "Wijkfonds Utrecht")
-        ids["utrecht_area"] = add_service_area(session, ids["utrecht"], "Staatsliedenwijk", BUURT_GEOM,
-                                               code="BU03080102")
-        for key, role, partner in (("editor", "partner_editor", ids["baarn"]),
-                                   ("other_editor", "partner_editor", ids["utrecht"]),
-                                   ("moderator", "moderator", None), ("admin", "admin", None)):
-            ids[key] = accounts.create_user(session, f"{key}@example.nl", role=role, password=PASSWORD,
-                                            partner_id=partner).id
-    engine.dispose()
-    app = create_app(settings_for(url))
-    app.config.update(TESTING=True)
-    yield app, url, ids
-    pg_server.drop(name)
+    """(app, url, ids): partners Baarn and Utrecht (with one area), a user per role."""
+    with seeded_database(pg_server, template_db, "partner_editing_web",
+                         lambda session: seed_partner_editing(session, password=PASSWORD)[0]) as (url, ids):
+        app = create_app(settings_for(url))
+        app.config.update(TESTING=True)
+        yield app, url, ids
 
 
 @pytest.fixture

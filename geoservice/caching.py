@@ -5,22 +5,51 @@ take part: a request with an Authorization header or from a logged-in user never
 Cache-Control, and never a 304. The ETag changes whenever the data version does (every committed write
 of map data, see migration 0006) or the service's version does (a new release may answer differently).
 A matching If-None-Match is answered before the view runs: one tiny query instead of the real one.
+Each worker process keeps the data version for DATA_VERSION_TTL_S (per database), and forgets it whenever it
+commits a transaction itself: ETags lag a write by another process (worker, server, CLI) by at most that long.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from importlib import metadata
 
 from flask import Response, g, request, session
+from sqlalchemy import Engine, event
 
-from .db import get_session
+from .db import READ_YOUR_WRITES_COOKIE, get_session
 from .queries.common import data_version
 
 API_MAX_AGE_S = 60
 TILES_MAX_AGE_S = 300  # tiles are the heaviest to make and change only with imports
 PREFIXES = {"/api/v1/": API_MAX_AGE_S, "/tiles/": TILES_MAX_AGE_S}
 CACHED_STATUSES = (200, 204, 304)
+# Reading the data version was a round trip on every anonymous GET; a second of lag is far below max-age.
+DATA_VERSION_TTL_S = 1.0
+_commits = [0]  # commits made by this process, through any engine (bumped by _count_commit)
+
+
+def _count_commit(_conn) -> None:
+    _commits[0] += 1
+
+
+class DataVersionCache:
+    """The data version per engine, reused for DATA_VERSION_TTL_S and until this process commits anything."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self._entries: dict[Engine, tuple[int, float, int]] = {}  # engine -> (version, read at, commits then)
+
+    def version(self, db_session) -> int:
+        engine, now, commits = db_session.get_bind(), self.clock(), _commits[0]
+        entry = self._entries.get(engine)
+        if entry is not None and entry[2] == commits and now - entry[1] < DATA_VERSION_TTL_S:
+            return entry[0]
+        # commits is taken before the read: a commit during it makes the entry stale at once.
+        version = data_version(db_session)
+        self._entries[engine] = (version, now, commits)
+        return version
 
 
 def _release() -> str:
@@ -58,13 +87,19 @@ def _anonymous() -> bool:
 
 def init_app(app) -> None:
     release = _release()
+    if not event.contains(Engine, "commit", _count_commit):
+        event.listen(Engine, "commit", _count_commit)
+    versions = app.extensions["geoservice.data_version_cache"] = DataVersionCache()
 
     @app.before_request
     def answer_not_modified():
         max_age = max_age_for(request.path)
         if max_age is None or request.method not in ("GET", "HEAD") or not _anonymous():
             return None
-        etag = etag_for(data_version(get_session()), request.full_path, release)
+        # Who just wrote (the read-your-writes cookie) gets the version as it is now.
+        version = (data_version(get_session()) if READ_YOUR_WRITES_COOKIE in request.cookies
+                   else versions.version(get_session()))
+        etag = etag_for(version, request.full_path, release)
         g.cache_headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
         if request.if_none_match and request.if_none_match.contains_weak(etag.strip('"')):
             return Response(status=304)

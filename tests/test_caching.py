@@ -94,3 +94,42 @@ def test_no_public_caching_with_authorization_or_a_logged_in_user(app_for, fresh
     assert logged_in.status_code == 200
     assert "ETag" not in logged_in.headers
     assert "public" not in logged_in.headers.get("Cache-Control", "")
+
+
+def _bump_elsewhere(engine) -> None:
+    """A write as another process makes it: committed outside this process's SQLAlchemy connections."""
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute("UPDATE data_version SET version = version + 1")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def test_a_worker_reuses_the_data_version_for_a_second_then_sees_other_writes(app_for, fresh_db_url, engine_for):
+    from geoservice.caching import DATA_VERSION_TTL_S
+
+    app = app_for(fresh_db_url)
+    now = [1000.0]
+    app.extensions["geoservice.data_version_cache"].clock = lambda: now[0]
+    client = app.test_client()
+    etag = client.get(LIST).headers["ETag"]
+    _bump_elsewhere(engine_for(fresh_db_url))
+    now[0] += DATA_VERSION_TTL_S / 2
+    assert client.get(LIST, headers={"If-None-Match": etag}).status_code == 304  # the documented lag
+    now[0] += DATA_VERSION_TTL_S
+    fresh = client.get(LIST, headers={"If-None-Match": etag})
+    assert fresh.status_code == 200
+    assert fresh.headers["ETag"] != etag
+
+
+def test_a_commit_in_this_process_is_seen_at_once(app_for, fresh_db_url, engine_for):
+    app = app_for(fresh_db_url)
+    app.extensions["geoservice.data_version_cache"].clock = lambda: 1000.0  # the clock stands still
+    client = app.test_client()
+    before = client.get(LIST)
+    with engine_for(fresh_db_url).begin() as conn:
+        make_initiative(conn, name="Direct zichtbaar")
+    after = client.get(LIST, headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    assert after.get_json()["numberMatched"] == before.get_json()["numberMatched"] + 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import current_app, request
 
 from ..db import get_session
@@ -13,7 +15,7 @@ from ..params import (LonLat, parse_bbox, parse_choice, parse_code_of_level, par
 from ..queries import initiatives as queries
 from ..vocab import INITIATIVE_KINDS, THEMES
 from . import api
-from .geojson import GEOJSON, collection, csv_response, feature, page_links, plain, point, respond
+from .geojson import GEOJSON, collection, csv_response, feature, page_links, point, respond
 
 LIST_LIMIT = {"default": 100, "minimum": 1, "maximum": 1000}
 NEARBY_LIMIT = {"default": 10, "minimum": 1, "maximum": 100}
@@ -22,11 +24,13 @@ MAX_OFFSET = 10_000_000
 TEXT_MAX = 200
 CSV_COLUMNS = [*queries.PUBLIC_COLUMNS, "voorbeeld", "lat", "lon"]  # the properties, then the point
 FORMATS = ("geojson", "csv")
+_DATES = (dt.date, dt.datetime)
 
 
 def properties(item: dict) -> dict:
-    """The public properties of an initiative row, JSON-ready."""
-    props = {name: plain(item[name]) for name in queries.PUBLIC_COLUMNS}
+    """The public properties of an initiative row, JSON-ready (geojson.plain inlined: it ran 18 times a row)."""
+    props = {name: (value.isoformat() if isinstance(value := item[name], _DATES) else value)
+             for name in queries.PUBLIC_COLUMNS}
     props["voorbeeld"] = item["source"] == DEMO_SOURCE
     return props
 

@@ -47,6 +47,15 @@ def _geojson(body: dict):
     return response
 
 
+def _geojson_with_features(head: dict, features: str, links: list[dict]):
+    """The bytes _geojson({**head, "features": [...], "links": links}) gives, around ready-made features text."""
+    def dumps(value) -> str:
+        return current_app.json.dumps(value, separators=(",", ":"))
+
+    body = f'{dumps(head)[:-1]},"features":[{features}],"links":{dumps(links)}}}\n'
+    return current_app.response_class(body, mimetype=GEOJSON)
+
+
 @ogc.after_request
 def open_to_all(response):
     # Open data for map clients in the browser (QGIS web, Leaflet, OpenLayers) on other origins.
@@ -133,7 +142,10 @@ def items(collection_id: str):
     parse_datetime(args.get("datetime"))
     limit = parse_limit(args.get("limit"))
     offset = parse_offset(args.get("offset"))
-    page = queries.items(get_session(), found.id, bbox=bbox, limit=limit, offset=offset)
+    fast = (queries.initiative_page_json(get_session(), bbox=bbox, limit=limit, offset=offset)
+            if found.id == "initiatives" else None)
+    page = fast or queries.items(get_session(), found.id, bbox=bbox, limit=limit, offset=offset)
+    returned = fast.number_returned if fast else len(page.features)
 
     def page_url(at: int) -> str:
         query = {"limit": limit, "offset": at}
@@ -142,19 +154,20 @@ def items(collection_id: str):
         return _url("items", collection_id=found.id, **query)
 
     links = [_link(page_url(offset), "self", GEOJSON, "Deze pagina")]
-    if offset + len(page.features) < page.number_matched:
+    if offset + returned < page.number_matched:
         links.append(_link(page_url(offset + limit), "next", GEOJSON, "Volgende pagina"))
     if offset > 0:
         links.append(_link(page_url(max(offset - limit, 0)), "prev", GEOJSON, "Vorige pagina"))
     links.append(_link(_url("collection", collection_id=found.id), "collection", JSON, found.title))
-    return _geojson({
+    head = {
         "type": "FeatureCollection",
         "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "numberMatched": page.number_matched,
-        "numberReturned": len(page.features),
-        "features": [_feature_json(f) for f in page.features],
-        "links": links,
-    })
+        "numberReturned": returned,
+    }
+    if fast is None:
+        return _geojson({**head, "features": [_feature_json(f) for f in page.features], "links": links})
+    return _geojson_with_features(head, fast.features, links)
 
 
 @ogc.get("/collections/<collection_id>/items/<feature_id>")

@@ -20,3 +20,18 @@ def data_version(session) -> int:
     from sqlalchemy import text
 
     return int(session.execute(text("SELECT version FROM data_version")).scalar_one())
+
+
+def plan_each_page(session) -> None:
+    """For the rest of this transaction (the request's): a plan made for these parameters, and no parallel query.
+
+    psycopg prepares a statement on its 5th run, and PostgreSQL then soon switches to a generic plan, which
+    for a bbox page has no idea how many rows the box holds: 30 ms instead of 2.5 ms (bench/peer.py). And a
+    page matches a few thousand rows at most, yet PostGIS's high ST_Intersects cost estimate makes the planner
+    start a parallel worker, whose start-up took ~20 ms of a 5 ms query here. One round trip for both.
+    """
+    from sqlalchemy import text
+
+    session.connection().execute(text(
+        "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+        "set_config('max_parallel_workers_per_gather', '0', true)"))

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..models import RD_NEW, WGS84, Initiative
 from ..params import MAX_DB_ID, BBox, LonLat
+from .common import plan_each_page
 
 PUBLISHED = Initiative.status == "published"
 # The public fields, in the order the API and the CSV show them.
@@ -109,9 +110,22 @@ def _as_dict(row) -> dict:
 def list_initiatives(session: Session, flt: InitiativeFilter, *, limit: int, offset: int) -> tuple[int, list[dict]]:
     """(number matched, one page of them ordered by id) of the published initiatives matching flt."""
     clauses = _filter_clauses(flt)
-    matched = session.scalar(select(func.count()).select_from(Initiative).where(*clauses))
-    rows = session.execute(_public_select().where(*clauses).order_by(Initiative.id).limit(limit).offset(offset))
-    return matched, [_as_dict(row) for row in rows]
+    if flt.bbox is not None:
+        plan_each_page(session)
+    # Count and page in one round trip: the matching ids once (a CTE used twice is computed once).
+    matching = select(Initiative.id).where(*clauses).cte("matching")
+    page = select(matching.c.id).order_by(matching.c.id).limit(limit).offset(offset).subquery("page")
+    matched = select(func.count()).select_from(matching).scalar_subquery().label("_matched")
+    # On the connection: a Core statement needs none of the ORM session's execution machinery.
+    rows = session.connection().execute(
+        _public_select(matched).join(page, page.c.id == Initiative.id).order_by(Initiative.id))
+    items = [_as_dict(row) for row in rows]
+    if not items:  # an empty page carries no count: zero, unless the page lies past the end
+        return (session.scalar(select(func.count()).select_from(Initiative).where(*clauses)) if offset else 0), []
+    number_matched = items[0]["_matched"]
+    for item in items:
+        del item["_matched"]
+    return number_matched, items
 
 
 def nearby(session: Session, point: LonLat, *, radius_m: float, limit: int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, false, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..models import RD_NEW, WGS84, Initiative
@@ -128,6 +128,43 @@ def list_initiatives(session: Session, flt: InitiativeFilter, *, limit: int, off
     return number_matched, items
 
 
+# One fixed statement (the filters are fixed fragments, every value a bound parameter): building it with
+# SQLAlchemy's expression language on each call took longer than PostgreSQL took to answer it.
+_NEARBY = """
+WITH searched AS (
+    SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS wgs84,
+           ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 28992) AS rd
+), candidates AS (
+    SELECT i.id, i.location, ST_Distance(i.location, s.rd) AS rd
+    FROM initiative AS i CROSS JOIN searched AS s
+    WHERE i.status = 'published'{filters} AND ST_DWithin(i.location, s.rd, :reach_m)
+), cut AS (
+    SELECT coalesce((SELECT rd FROM candidates ORDER BY rd OFFSET :limit - 1 LIMIT 1),
+                    CAST('Infinity' AS float8)) * (1 + :spread) + 0.01 AS order_cut
+), exact AS (
+    SELECT c.id, c.rd, ST_Distance(geography(ST_Transform(c.location, 4326)), geography(s.wgs84)) AS d
+    FROM candidates AS c CROSS JOIN searched AS s CROSS JOIN cut
+    WHERE c.rd <= cut.order_cut OR c.rd > :surely_inside
+), nearest AS (
+    SELECT e.id, e.d FROM exact AS e CROSS JOIN cut
+    WHERE e.rd <= cut.order_cut AND e.d <= :radius_m
+    ORDER BY e.d, e.id LIMIT :limit
+)
+SELECT {columns}, ST_X(ST_Transform(i.location, 4326)) AS lon, ST_Y(ST_Transform(i.location, 4326)) AS lat,
+       n.d AS distance_m,
+       (SELECT count(*) FROM candidates WHERE rd <= :surely_inside)
+       + (SELECT count(*) FROM exact WHERE rd > :surely_inside AND d <= :radius_m) AS matched
+FROM initiative AS i JOIN nearest AS n ON n.id = i.id
+ORDER BY n.d, n.id"""
+_NEARBY_FILTERS = {"kinds": " AND i.kind = ANY(CAST(:kinds AS text[]))",
+                   "themes": " AND i.themes && CAST(:themes AS text[])"}
+_NEARBY_STATEMENTS = {
+    (kinds, themes): text(_NEARBY.format(
+        columns=", ".join(f"i.{name}" for name in PUBLIC_COLUMNS),
+        filters=(_NEARBY_FILTERS["kinds"] if kinds else "") + (_NEARBY_FILTERS["themes"] if themes else "")))
+    for kinds in (False, True) for themes in (False, True)}
+
+
 def nearby(session: Session, point: LonLat, *, radius_m: float, limit: int,
            kinds: tuple[str, ...] = (), themes: tuple[str, ...] = ()) -> tuple[int, list[dict]]:
     """(number within radius, the nearest `limit` of them) with distance_m on the WGS84 ellipsoid.
@@ -139,38 +176,16 @@ def nearby(session: Session, point: LonLat, *, radius_m: float, limit: int,
     if not (NEARBY_REACH.minx <= point.lon <= NEARBY_REACH.maxx
             and NEARBY_REACH.miny <= point.lat <= NEARBY_REACH.maxy):
         return 0, []
-    searched = func.ST_SetSRID(func.ST_MakePoint(point.lon, point.lat), WGS84)
-    searched_rd = func.ST_Transform(searched, RD_NEW)
-    candidates = (
-        select(Initiative.id, Initiative.location, func.ST_Distance(Initiative.location, searched_rd).label("rd"))
-        .where(*_filter_clauses(InitiativeFilter(kinds=kinds, themes=themes)),
-               func.ST_DWithin(Initiative.location, searched_rd, radius_m * (1 + RD_SCALE_MARGIN) + 1.0))
-        .cte("candidates")
-    )
-    nth_rd = select(candidates.c.rd).order_by(candidates.c.rd).offset(limit - 1).limit(1).scalar_subquery()
-    order_cut = func.coalesce(nth_rd, float("inf")) * (1 + RD_SPREAD) + 0.01
-    surely_inside = radius_m * (1 - RD_SCALE_MIN_MARGIN)
-    exact = (
-        select(candidates.c.id, candidates.c.rd, func.ST_Distance(
-            func.geography(func.ST_Transform(candidates.c.location, WGS84)), func.geography(searched)).label("d"))
-        .where(or_(candidates.c.rd <= order_cut, candidates.c.rd > surely_inside))
-        .cte("exact")
-    )
-    nearest = (
-        select(exact.c.id, exact.c.d)
-        .where(exact.c.rd <= order_cut, exact.c.d <= radius_m)
-        .order_by(exact.c.d, exact.c.id).limit(limit).subquery()
-    )
-    matched = (select(func.count()).select_from(candidates).where(candidates.c.rd <= surely_inside).scalar_subquery()
-               + select(func.count()).select_from(exact)
-               .where(exact.c.rd > surely_inside, exact.c.d <= radius_m).scalar_subquery())
-    stmt = (_public_select(nearest.c.d.label("distance_m"), matched.label("matched"))
-            .join(nearest, nearest.c.id == Initiative.id).order_by(nearest.c.d, nearest.c.id))
-    rows = [_as_dict(row) for row in session.execute(stmt)]
-    found = rows[0]["matched"] if rows else 0
-    for row in rows:
-        del row["matched"]
-    return found, rows
+    statement = _NEARBY_STATEMENTS[bool(kinds), bool(themes)]
+    rows = session.connection().execute(statement, {
+        "lon": point.lon, "lat": point.lat, "kinds": list(kinds), "themes": list(themes), "limit": limit,
+        "radius_m": radius_m, "reach_m": radius_m * (1 + RD_SCALE_MARGIN) + 1.0, "spread": RD_SPREAD,
+        "surely_inside": radius_m * (1 - RD_SCALE_MIN_MARGIN)})
+    items = [_as_dict(row) for row in rows]
+    found = items[0]["matched"] if items else 0
+    for item in items:
+        del item["matched"]
+    return found, items
 
 
 def get_initiative(session: Session, initiative_id: int) -> dict | None:

@@ -217,6 +217,7 @@ def edit(session: Session, initiative_id: int, actor: User, raw: Mapping[str, ob
     if moved:
         update["location_precision"] = "manual"
     queries.update_initiative(session, item["id"], update, (point.lon, point.lat) if moved else None)
+    refresh_counts(session.connection())  # a moved published initiative changes the gap analysis' counts
     after = get(session, item["id"])
     if moved:
         changes["location"] = [point_label(item["lon"], item["lat"]), point_label(after["lon"], after["lat"])]

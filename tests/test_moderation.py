@@ -407,3 +407,26 @@ def test_a_partner_editor_cannot_moderate_on_the_pages(web, db_url):
                                                                          "name": "Overgenomen"})
         assert response.status_code == 403, word
     assert digest(db_url) == before
+
+
+def test_publishing_archiving_and_moving_keep_the_gap_counts_fresh(session, moderator):
+    from geoservice.analysis.gaps import GapParams, gap_units
+    from geoservice.queries import gaps as gap_queries
+
+    def counted() -> int:
+        conn = session.connection()
+        assert gap_queries.stored_counts_are_fresh(conn)  # the analysis reads the kept counts, not on the fly
+        return sum(u["n_initiatives"] for u in gap_units(conn, GapParams(), gemeente="GM0308"))
+
+    gap_queries.refresh_counts(session.connection())  # whatever earlier tests in this module left marked
+    before = counted()
+    new_id = submit(session, unique("Buurtmoestuin"))
+    assert counted() == before  # pending: not counted
+    moderation.publish(session, new_id, moderator)
+    assert counted() == before + 1
+    moderation.edit(session, new_id, moderator, {"lat": "52.3731", "lon": "4.8930"})  # moved to Amsterdam
+    assert counted() == before
+    moderation.edit(session, new_id, moderator, {"lat": str(BAARN[1]), "lon": str(BAARN[0])})  # and back
+    assert counted() == before + 1
+    moderation.archive(session, new_id, moderator)
+    assert counted() == before

@@ -42,9 +42,20 @@ def _assert_documented(routes, document):
 
 
 def test_every_api_route_is_documented_with_its_methods(app, document):
-    routes = [r for r in app.url_map.iter_rules() if r.rule.startswith(("/api/v1", "/healthz"))]
-    assert len(routes) >= 11
+    routes = [r for r in app.url_map.iter_rules() if r.rule.startswith(("/api/v1", "/healthz", "/tiles/"))]
+    assert len(routes) >= 12
     _assert_documented(routes, document)
+
+
+def test_the_tile_layers_and_zooms_documented_are_those_served(client, document):
+    tile = document["paths"]["/tiles/{layer}/{z}/{x}/{y}.mvt"]["get"]
+    by_name = {p["name"]: p["schema"] for p in tile["parameters"]}
+    for layer in by_name["layer"]["enum"]:
+        assert client.get(f"/tiles/{layer}/0/0/0.mvt").status_code in (200, 204), layer
+    assert client.get("/tiles/onbekend/0/0/0.mvt").status_code == 404
+    top = by_name["z"]["maximum"]
+    assert client.get(f"/tiles/gemeenten/{top}/0/0.mvt").status_code in (200, 204)
+    assert client.get(f"/tiles/gemeenten/{top + 1}/0/0.mvt").status_code == 400
 
 
 def test_every_ogc_route_is_documented_once_the_ogc_paths_are_there(app, document):

@@ -1,4 +1,4 @@
-"""GET /api/v1/openapi.json: the OpenAPI 3.0 document of the JSON API, the health check and /ogc."""
+"""GET /api/v1/openapi.json: the OpenAPI 3.0 document of the JSON API, the health check, /ogc and /tiles."""
 
 from __future__ import annotations
 
@@ -473,6 +473,33 @@ def outreach_schemas() -> dict:
     }
 
 
+def tile_paths() -> dict:
+    """/tiles: Mapbox Vector Tiles of the CBS areas and the initiatives (geoservice/tiles.py)."""
+    from .. import tiles
+
+    layers = ", ".join(f"{layer} vanaf zoom {zoom}" for layer, zoom in tiles.MIN_ZOOM.items())
+    number = {"type": "integer", "minimum": 0}
+    return {"/tiles/{layer}/{z}/{x}/{y}.mvt": {"get": {
+        "operationId": "tile", "tags": ["Gebieden"],
+        "summary": "Vectortegel (Mapbox Vector Tile 2.1, Web Mercator, extent 4096) van een laag.",
+        "description": (
+            f"Lagen: {layers}; daaronder, of waar niets is, 204. Attributen: gemeenten, wijken en buurten van het "
+            "actieve CBS-jaar code, naam, aantal_inwoners; wijken en buurten ook status, n_initiatives, n_nearby en "
+            "coverage van de witte-vlekkenanalyse met de standaardinstellingen; initiatieven id, name, kind en "
+            "themes (gescheiden door ;). Vereenvoudigd tot ongeveer één pixel per zoomniveau."),
+        "parameters": [
+            param("layer", "De laag.", {"type": "string", "enum": list(tiles.LAYERS)}, where="path", required=True),
+            param("z", "Zoomniveau.", {**number, "maximum": tiles.MAX_ZOOM}, where="path", required=True),
+            param("x", "Kolom van de tegel (0 tot 2^z).", number, where="path", required=True),
+            param("y", "Rij van de tegel (0 tot 2^z, van noord naar zuid).", number, where="path", required=True),
+        ],
+        "responses": {
+            "200": ok("De tegel.", {"type": "string", "format": "binary"}, tiles.MVT_TYPE),
+            "204": {"description": "Niets op deze tegel (of onder de laagste zoom van de laag)."},
+            "400": ref("E400", "responses"), "404": ref("E404", "responses"),
+        }}}}
+
+
 def merge_path_items(*groups: dict) -> dict:
     """Paths of several modules in one; a path documented by two (GET here, PATCH there) keeps both."""
     merged: dict = {}
@@ -501,7 +528,7 @@ def document() -> dict:
         "servers": [{"url": request.url_root.rstrip("/")}],
         "tags": [{"name": n} for n in ("Initiatieven", "Partners", "Gebieden", "Witte vlekken", "Service",
                                        moderation.TAG_SUBMIT, moderation.TAG_MODERATION)],
-        "paths": merge_path_items(paths(), gap_paths(), service_area_paths(), outreach_paths(), ogc_paths(),
+        "paths": merge_path_items(paths(), gap_paths(), service_area_paths(), outreach_paths(), ogc_paths(), tile_paths(),
                                   moderation.paths(), partner_editing.paths()),
         "components": {
             "schemas": {**schemas(), **gap_schemas(), **service_area_schemas(), **outreach_schemas(),

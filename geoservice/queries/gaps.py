@@ -7,6 +7,10 @@ Partner coverage changes only when service areas or CBS boundaries do, so it is 
 gap_overlap (per unit and service area) and gap_coverage (per unit), brought up to date by
 refresh_coverage with the same fragments the on-the-fly statement uses. Triggers (migration 0004)
 mark what a write made stale; while anything is marked, the analysis computes coverage on the fly.
+
+Likewise the initiative figures of the default question (every published initiative, walk_m
+STORED_WALK_M): gap_counts per unit, brought up to date by refresh_counts near the points that
+triggers (migration 0007) mark when a published initiative appears, moves or goes.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from .common import POLYGON_DECIMALS, SIMPLIFY_M
 
 FAR_M = 50_000  # nearest_m is null beyond this distance
 HALF = 0.5  # a unit is covered, and a partner serves it, from this share on
-SHARE_DECIMALS = 6
-STORED_WALK_M = 1000  # gap_counts answers for this walk_m (the analysis' default); others are computed per request  # shares are compared as shown: 0.4999999999 (floating-point noise) counts as 0.5
+SHARE_DECIMALS = 6  # shares are compared as shown: 0.4999999999 (floating-point noise) counts as 0.5
+STORED_WALK_M = 1000  # gap_counts answers for this walk_m (the analysis' default); others are computed per request
 
 # Settings for the duration of one analysis (restored afterwards, and SET LOCAL never outlives the
 # transaction). JIT compilation costs ~0.6 s here and gains nothing: the time goes into PostGIS
@@ -167,7 +171,7 @@ _COMPUTED_COUNTS = {"cte": "counts AS MATERIALIZED ({counts})",
                     "join": "LEFT JOIN counts AS c ON c.code = u.code\nLEFT JOIN LATERAL ({nearest}) AS n ON true",
                     "n_initiatives": "coalesce(c.n_inside, 0)", "n_nearby": "coalesce(c.n_nearby, 0)",
                     "nearest_m": "CASE WHEN c.n_inside > 0 THEN 0 ELSE n.d END"}
-_STORED_COUNTS = {"cte": None, "join": "LEFT JOIN gap_counts AS gn ON gn.jaar = :jaar AND gn.code = u.code",
+_STORED_COUNTS = {"join": "LEFT JOIN gap_counts AS gn ON gn.jaar = :jaar AND gn.code = u.code",
                   "n_initiatives": "coalesce(gn.n_inside, 0)", "n_nearby": "coalesce(gn.n_nearby, 0)",
                   "nearest_m": "gn.nearest_m"}
 

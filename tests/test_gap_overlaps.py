@@ -115,6 +115,28 @@ def test_two_partners_over_one_unit(fresh_db_url, engine_for):
     assert 0.3 < west_share < 0.7
 
 
+def test_a_services_filter_sums_the_kept_pieces_of_the_partners_that_count(fresh_db_url, engine_for):
+    """With partner_services, coverage comes from the pieces kept per unit and area: the same rows as computed."""
+    engine = engine_for(fresh_db_url)
+    with engine.begin() as conn:
+        west = _west_half(conn, STAATSLIEDENWIJK)
+    _import(engine, {**_partner("West", {"name": "Westkant", "geojson": west}), "services": ["financiering"]},
+            _partner("Buurt", {"name": "Staatsliedenwijk", "codes": [STAATSLIEDENWIJK]}),
+            {**_partner("Centrum", {"name": "Centrum", "codes": CENTRE}), "services": ["financiering", "advies"]})
+    with engine.connect() as conn:
+        jaar = queries.active_year(conn)
+        assert queries.stored_coverage_is_fresh(conn)
+        for services in (("financiering",), ("advies",), ("juridisch",)):
+            rows = {pieces: queries.unit_rows(conn, queries.UnitQuery(
+                jaar=jaar, level="buurt", walk_m=1000, gemeente=BAARN, partner_services=services,
+                stored_pieces=pieces)) for pieces in (True, False)}
+            assert rows[True] == rows[False], services
+        funds = _covered({u["code"]: u for u in gap_units(conn, GapParams(partner_services=("financiering",)),
+                                                          gemeente=BAARN)})
+    assert funds[CENTRE[0]] == funds[CENTRE[1]] == 1.0
+    assert 0.3 < funds[STAATSLIEDENWIJK] < 0.7  # only the western half: "Buurt" gives advice, not money
+
+
 def test_a_removed_partner_marks_its_areas_and_the_analysis_stays_right(fresh_db_url, engine_for):
     engine = engine_for(fresh_db_url)
     _import(engine, _partner("Tijdelijk", {"name": "Centrum", "codes": CENTRE}))

@@ -5,8 +5,9 @@ unit, n_nearby within walk_m metres of its polygon (inside counts); nearest_m is
 and null beyond 50 km; coverage is the share of the unit inside the union of the counting partners'
 service areas; n_partners counts partners whose service areas cover at least half of the unit. The
 spatial work is one statement in queries/gaps.py; this module validates, classifies and summarises.
-Without a partner_services filter, coverage comes from the table kept on write (queries.gaps.
-refresh_coverage) when it is up to date, else it is computed on the fly: the same figures either way.
+Coverage comes from the tables kept on write (queries.gaps.refresh_coverage) when they are up to date —
+per unit for all partners, summed from the pieces per unit and service area under a partner_services
+filter — else it is computed on the fly: the same figures either way.
 Likewise the initiative figures of the default question (every published initiative, walk_m 1000)
 come from gap_counts (queries.gaps.refresh_counts) when it is up to date.
 """
@@ -144,7 +145,10 @@ def gap_units(conn, params: GapParams, *, gemeente: str | None = None,
             raise InvalidParameter("Bij een partner hoort een bereik (reach_m) van 0 meter of meer.")
         if not queries.partner_exists(conn, near_partner):
             raise NotFound(f"Er is geen partner met id {near_partner}.")
-    stored = not params.partner_services and queries.stored_coverage_is_fresh(conn)
+    # Coverage by all partners is kept per unit; by those of some services, it is summed from the pieces
+    # kept per unit and service area. Either only while nothing is marked stale.
+    coverage_fresh = queries.stored_coverage_is_fresh(conn)
+    stored = coverage_fresh and not params.partner_services
     stored_counts = (queries.counts_are_stored_for(params.walk_m, params.kinds, params.themes)
                      and queries.stored_counts_are_fresh(conn))
     rows = queries.unit_rows(conn, queries.UnitQuery(
@@ -152,7 +156,7 @@ def gap_units(conn, params: GapParams, *, gemeente: str | None = None,
         partner_services=params.partner_services, gemeente=code, near_partner=near_partner,
         reach_m=reach_m if near_partner is not None else None, with_geometry=with_geometry,
         simplify_m=max(queries.SIMPLIFY_M, simplify_m or 0.0), stored_coverage=stored,
-        stored_counts=stored_counts))
+        stored_pieces=coverage_fresh and bool(params.partner_services), stored_counts=stored_counts))
     return [_unit(row, params, with_geometry) for row in rows]
 
 

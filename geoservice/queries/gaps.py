@@ -53,6 +53,7 @@ class UnitQuery:
     with_geometry: bool = False
     simplify_m: float = SIMPLIFY_M  # output geometry only (a map at a lower zoom needs fewer vertices)
     stored_coverage: bool = False  # coverage and n_partners from gap_coverage (all partners, kept fresh)
+    stored_pieces: bool = False  # coverage from gap_overlap's pieces (kept fresh) of the counting partners
     stored_counts: bool = False  # n_initiatives, n_nearby, nearest_m from gap_counts (default question, kept fresh)
 
     def __post_init__(self):
@@ -217,9 +218,10 @@ def units_statement(q: UnitQuery):
     else:
         partner_join = _COUNTED_PARTNER if q.partner_services else ""
         coverage = {**_COMPUTED, **_coverage_fragments(partner_join)}
-        ctes.append(_COVERAGE_CTES.format(
-            pairs=_PAIRS.format(units=units, piece=_PIECE, partner_join=partner_join),
-            partner_shares=_PARTNER_SHARES, unit_shares=_UNIT_SHARES))
+        # the pieces kept on write (when fresh) are the same numbers _PIECE computes: only the shares remain
+        pairs = (_STORED_PAIRS.format(units=units, partner_join=_COUNTED_PIECE_PARTNER if q.partner_services else "")
+                 if q.stored_pieces else _PAIRS.format(units=units, piece=_PIECE, partner_join=partner_join))
+        ctes.append(_COVERAGE_CTES.format(pairs=pairs, partner_shares=_PARTNER_SHARES, unit_shares=_UNIT_SHARES))
     sql = _UNITS_SQL.format(
         ctes="WITH " + ",".join(ctes) if ctes else "",
         units=units,
@@ -285,8 +287,10 @@ JOIN service_area AS sa ON ST_Intersects(sa.geom, pu.geom){only_marked}"""
 
 _STORED_PAIRS = """
     SELECT o.code, o.partner_id, ST_Area(pu.geom) AS area, o.piece
-    FROM gap_overlap AS o JOIN ({units}) AS pu ON pu.code = o.code
+    FROM gap_overlap AS o JOIN ({units}) AS pu ON pu.code = o.code{partner_join}
     WHERE o.jaar = :jaar"""
+_COUNTED_PIECE_PARTNER = """
+    JOIN partner AS p ON p.id = o.partner_id AND p.services && CAST(:partner_services AS text[])"""
 
 # Per unit from its stored pieces, with the fragments of the on-the-fly statement: the same figures.
 _ADD_COVERAGE = """
@@ -372,7 +376,8 @@ def _refresh(conn, jaar: int | None, marked: list[int] | None) -> CoverageRefres
     conn.execute(text("INSERT INTO gap_overlap SELECT * FROM gap_new_pieces"))
     conn.execute(text("DROP TABLE gap_new_pieces"))  # a second refresh in this transaction makes it again
     added = conn.execute(text(_ADD_COVERAGE.format(
-        pairs=_STORED_PAIRS.format(units=units), partner_shares=_PARTNER_SHARES, unit_shares=_UNIT_SHARES,
+        pairs=_STORED_PAIRS.format(units=units, partner_join=""), partner_shares=_PARTNER_SHARES,
+        unit_shares=_UNIT_SHARES,
         units=units, **_coverage_fragments())), {**params, "half": HALF, "share_decimals": SHARE_DECIMALS})
     return CoverageRefresh(full=marked is None, service_areas=len(marked or ()), units=added.rowcount)
 

@@ -69,35 +69,24 @@ def tile_url(layer: str) -> str:
 
 
 class UrlLayer(MacroElement):
-    """Fills its parent FeatureGroup with GeoJSON fetched from `url` when the page loads."""
+    """Fills its parent (a FeatureGroup, or the map) from `url` when the page loads, with one of map.js's
+    loaders: loadLayer (GeoJSON, or vector tiles with options.tiles) or contextTiles (background outlines)."""
 
+    LOADERS = ("loadLayer", "contextTiles")
     _template = Template("""
         {% macro script(this, kwargs) %}
-        Samenkaart.loadLayer({{ this._parent.get_name() }}, {{ this.url|tojson }}, {{ this.options|tojson }});
+        Samenkaart.{{ this.loader }}({{ this._parent.get_name() }}, {{ this.url|tojson }}, {{ this.options|tojson }});
         {% endmacro %}
     """)
 
-    def __init__(self, url: str, options: dict):
+    def __init__(self, url: str, options: dict, loader: str = "loadLayer"):
         super().__init__()
+        if loader not in self.LOADERS:  # a fixed name of ours, written into the script as it is
+            raise ValueError(f"unknown loader {loader!r}")
         self._name = "UrlLayer"
         self.url = url
         self.options = options
-
-
-class ContextTiles(MacroElement):
-    """Outlines from a vector-tile layer drawn under everything, as background (not in the layer control)."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        Samenkaart.contextTiles({{ this._parent.get_name() }}, {{ this.url|tojson }}, {{ this.options|tojson }});
-        {% endmacro %}
-    """)
-
-    def __init__(self, url: str, options: dict):
-        super().__init__()
-        self._name = "ContextTiles"
-        self.url = url
-        self.options = options
+        self.loader = loader
 
 
 class SearchedPoint(MacroElement):
@@ -221,7 +210,7 @@ def add_tile_layer(m: folium.Map, name: str, layer: str, kind: str, *, control: 
 
 def add_context_tiles(m: folium.Map, layer: str, name: str) -> None:
     """Dashed outlines of `layer` from its vector tiles around what the page shows, e.g. neighbouring gemeenten."""
-    m.add_child(ContextTiles(tile_url(layer), {"tiles": layer, "name": name}))
+    m.add_child(UrlLayer(tile_url(layer), {"tiles": layer, "name": name}, loader="contextTiles"))
 
 
 def add_searched_point(m: folium.Map, lat: float, lon: float, label: str) -> None:

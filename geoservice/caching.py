@@ -39,9 +39,9 @@ class DataVersionCache:
 
     def __init__(self, clock=time.monotonic):
         self.clock = clock
-        self._entries: dict[Engine, tuple[int, float, int]] = {}  # engine -> (version, read at, commits then)
+        self._entries: dict[Engine, tuple[str, float, int]] = {}  # engine -> (version, read at, commits then)
 
-    def version(self, db_session) -> int:
+    def version(self, db_session) -> str:
         engine, now, commits = db_session.get_bind(), self.clock(), _commits[0]
         entry = self._entries.get(engine)
         if entry is not None and entry[2] == commits and now - entry[1] < DATA_VERSION_TTL_S:
@@ -67,7 +67,7 @@ def max_age_for(path: str) -> int | None:
     return None
 
 
-def etag_for(version: int, url: str, release: str) -> str:
+def etag_for(version: str, url: str, release: str) -> str:
     """The (strong) entity tag of the answer to url at this data version and release."""
     digest = hashlib.sha256(f"{release}|{version}|{url}".encode("utf-8")).hexdigest()[:32]
     return f'"{digest}"'

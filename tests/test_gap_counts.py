@@ -163,3 +163,50 @@ def test_db_upgrade_brings_figures_left_stale_up_to_date(fresh_db_url, engine_fo
         _assert_stored_equals_computed(conn)
     quiet = CliRunner().invoke(main, ["db", "upgrade"], env=runner_env(fresh_db_url), catch_exceptions=False)
     assert "opnieuw berekend" not in quiet.output  # nothing marked: nothing done
+
+
+def test_the_national_table_is_kept_per_data_version(fresh_db_url, engine_for):
+    """The second ask of the national table reads only the data version; any write of map data renews it."""
+    from sqlalchemy import event
+
+    from geoservice.analysis.gaps import gemeente_summaries
+
+    engine = engine_for(fresh_db_url)
+    statements = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def national() -> tuple[dict[str, dict], int]:
+        statements.clear()
+        with engine.connect() as conn:
+            rows = {r["gemeentecode"]: r for r in gemeente_summaries(conn, GapParams())}
+        return rows, len(statements)
+
+    first, made = national()
+    again, read = national()
+    assert again == first and read < made and read <= 4
+    with engine.begin() as conn:
+        make_initiative(conn)  # in Baarn; the import, moderation and demo bump the same data version
+    after, _ = national()
+    assert after[BAARN]["n_initiatives"] == first[BAARN]["n_initiatives"] + 1
+
+
+def test_the_data_version_never_repeats_for_other_data_after_a_restore(fresh_db_url, engine_for):
+    from geoservice.queries.common import data_version
+
+    engine = engine_for(fresh_db_url)
+    seen = []
+    for _ in range(3):
+        with engine.begin() as conn:
+            seen.append(data_version(conn))
+            make_initiative(conn)
+    with engine.begin() as conn:  # what a restore of an older dump does to the row
+        conn.execute(text("UPDATE data_version SET version = version - 2, changed_at = changed_at - interval '1 hour'"))
+        seen.append(data_version(conn))
+    for _ in range(2):
+        with engine.begin() as conn:
+            make_initiative(conn)
+            # the trigger bumps it within the writing transaction; what readers see after the commit:
+        with engine.connect() as conn:
+            token = data_version(conn)
+        assert token not in seen
+        seen.append(token)

@@ -15,12 +15,15 @@ come from gap_counts (queries.gaps.refresh_counts) when it is up to date.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..errors import InvalidParameter, NotFound, ServiceUnavailable
 from ..params import parse_code_of_level, parse_int, parse_terms_param
 from ..queries import gaps as queries
 from ..queries.areas import active_year
+from ..queries.common import data_version
 from ..vocab import INITIATIVE_KINDS, SERVICES, THEMES
 
 STATUSES = ("white_spot", "no_initiative", "no_support", "ok", "low_population", "unknown")
@@ -204,16 +207,56 @@ def gemeente_summaries(conn, params: GapParams, *, gemeente: str | None = None, 
         raise InvalidParameter(f"Parameter 'sort' moet een van {', '.join(SORT_KEYS)} zijn, niet '{str(sort)[:40]}'.")
     jaar = require_year(conn)
     code = require_gemeente(conn, jaar, gemeente) if gemeente is not None and gemeente.strip() else None
+    if code is None:
+        rows = NATIONAL_SUMMARIES.get(conn, params, lambda: _summaries(conn, jaar, params, None))
+    else:
+        rows = _summaries(conn, jaar, params, code)
+    if descending is None:
+        descending = sort not in TEXT_KEYS
+    return sort_rows(rows, sort, descending)
+
+
+def _summaries(conn, jaar: int, params: GapParams, code: str | None) -> list[dict]:
     units = gap_units(conn, params, gemeente=code)
     active = queries.partners_active(conn, jaar, params.partner_services, code)
     by_gemeente: dict[str, list[dict]] = {}
     for unit in units:
         by_gemeente.setdefault(unit["gemeentecode"], []).append(unit)
-    rows = [_summary(g["code"], g["naam"], by_gemeente.get(g["code"], []), active.get(g["code"], 0))
+    return [_summary(g["code"], g["naam"], by_gemeente.get(g["code"], []), active.get(g["code"], 0))
             for g in queries.gemeenten(conn, jaar, code)]
-    if descending is None:
-        descending = sort not in TEXT_KEYS
-    return sort_rows(rows, sort, descending)
+
+
+class SummaryCache:
+    """The national table per database, data version and parameters, in this process (the latest `size`).
+
+    The national page and /api/v1/gaps/summary are the most visited answers that take a second to make;
+    they change only when the data version does (every committed write of map data, migration 0006). The
+    version is read before the table is made: a write committed in between can only make the table newer
+    than its key, never older, and the next request after it sees the new version.
+    """
+
+    def __init__(self, size: int = 16):
+        self.size = size
+        self._rows: OrderedDict[tuple, list[dict]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conn, params: GapParams, make) -> list[dict]:
+        bind = conn.get_bind() if hasattr(conn, "get_bind") else conn.engine
+        key = (str(bind.url), data_version(conn), params)
+        with self._lock:
+            rows = self._rows.get(key)
+            if rows is not None:
+                self._rows.move_to_end(key)
+        if rows is None:
+            rows = make()
+            with self._lock:
+                self._rows[key] = rows
+                while len(self._rows) > self.size:
+                    self._rows.popitem(last=False)
+        return [dict(row) for row in rows]  # callers may change their copy
+
+
+NATIONAL_SUMMARIES = SummaryCache()
 
 
 def _summary(code: str, naam: str | None, units: list[dict], partners_active: int) -> dict:

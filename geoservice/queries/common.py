@@ -15,11 +15,18 @@ def geojson_wgs84(geom):
     return func.ST_AsGeoJSON(func.ST_ForcePolygonCCW(func.ST_Transform(geom, WGS84)), POLYGON_DECIMALS)
 
 
-def data_version(session) -> int:
-    """The current data version (migration 0006): changes with every committed write of map data."""
+def data_version(session) -> str:
+    """The current data version (migration 0006) as a token: changes with every committed write of map data.
+
+    The version number with the moment it was bumped: a restore brings back an older number, and the
+    writes after it count up through numbers used before; their moments are new, so no token repeats
+    for other data (ETags and cached tables stay right across a restore).
+    """
     from sqlalchemy import text
 
-    return int(session.execute(text("SELECT version FROM data_version")).scalar_one())
+    return session.execute(text(
+        "SELECT version || '.' || CAST(floor(extract(epoch FROM changed_at) * 1000000) AS bigint) "
+        "FROM data_version")).scalar_one()
 
 
 def plan_each_page(session) -> None:

@@ -168,3 +168,27 @@ def seed_partner_editing(session, *, password: str) -> tuple[dict[str, int], dic
             ("editor", "partner_editor", ids["baarn"]), ("other_editor", "partner_editor", ids["utrecht"]),
             ("moderator", "moderator", None), ("admin", "admin", None))}, password=password)
     return ids | user_ids, tokens
+
+
+# --- the outreach setup shared by test_outreach.py and test_outreach_csv.py ----------------------------------
+
+AMALIAPARK, SCHILDERSWIJK, LAGE_VUURSCHE = "BU03080007", "BU03080103", "BU03080500"
+OUTREACH_UNCOVERED = [AMALIAPARK, SCHILDERSWIJK, LAGE_VUURSCHE]
+BAARN_EXCEPT = ("(SELECT ST_Union(geom) FROM buurt "
+                "WHERE jaar = 2024 AND gemeentecode = 'GM0308' AND code <> ALL(CAST(:skip AS text[])))")
+
+
+def seed_outreach(session) -> dict[str, int]:
+    """A partner serving every buurt of Baarn but OUTREACH_UNCOVERED (by codes), an initiative in Lage Vuursche,
+    and a partner without a service area. Returns the partner ids: {"baarn": …, "empty": …}."""
+    baarn = add_partner(session, "Steunpunt Baarn")
+    covered = [c for (c,) in session.execute(text(
+        "SELECT code FROM buurt WHERE jaar = 2024 AND gemeentecode = 'GM0308' AND code <> ALL(:skip) "
+        "ORDER BY code"), {"skip": OUTREACH_UNCOVERED})]
+    add_service_area(session, baarn, "Baarn", BAARN_EXCEPT, skip=OUTREACH_UNCOVERED,
+                     definition_type="codes", definition={"codes": covered})
+    lon, lat = session.execute(text(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(geom), 4326) AS p "
+        "FROM buurt WHERE jaar = 2024 AND code = :code) AS s"), {"code": LAGE_VUURSCHE}).one()
+    make_initiative(session, lon=lon, lat=lat, name="Dorpshuis Lage Vuursche")
+    return {"baarn": baarn, "empty": add_partner(session, "Nog zonder werkgebied")}

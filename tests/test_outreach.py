@@ -9,7 +9,6 @@ Baarn. Amaliapark and Schilderswijk are 409 m apart.
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from click.testing import CliRunner
@@ -24,34 +23,15 @@ from geoservice.db import make_engine
 from geoservice.errors import InvalidParameter, NotFound
 
 from .conftest import settings_for
-from .helpers import add_partner, add_service_area, make_initiative
+from .helpers import AMALIAPARK, LAGE_VUURSCHE, OUTREACH_UNCOVERED, SCHILDERSWIJK, seed_outreach, seeded_database
 
-AMALIAPARK, SCHILDERSWIJK, LAGE_VUURSCHE = "BU03080007", "BU03080103", "BU03080500"
-UNCOVERED = [AMALIAPARK, SCHILDERSWIJK, LAGE_VUURSCHE]
-BAARN_EXCEPT = ("(SELECT ST_Union(geom) FROM buurt "
-                "WHERE jaar = 2024 AND gemeentecode = 'GM0308' AND code <> ALL(CAST(:skip AS text[])))")
+UNCOVERED = OUTREACH_UNCOVERED
 
 
 @pytest.fixture(scope="module")
 def outreach_db(pg_server, template_db):
-    name = f"geoservice_test_outreach_{os.getpid()}"
-    url = pg_server.create(name, template=template_db)
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        baarn = add_partner(conn, "Steunpunt Baarn")
-        covered = [c for (c,) in conn.execute(text(
-            "SELECT code FROM buurt WHERE jaar = 2024 AND gemeentecode = 'GM0308' AND code <> ALL(:skip) "
-            "ORDER BY code"), {"skip": UNCOVERED})]
-        add_service_area(conn, baarn, "Baarn", BAARN_EXCEPT, skip=UNCOVERED,
-                         definition_type="codes", definition={"codes": covered})
-        lon, lat = conn.execute(text(
-            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(geom), 4326) AS p "
-            "FROM buurt WHERE jaar = 2024 AND code = :code) AS s"), {"code": LAGE_VUURSCHE}).one()
-        make_initiative(conn, lon=lon, lat=lat, name="Dorpshuis Lage Vuursche")
-        empty = add_partner(conn, "Nog zonder werkgebied")
-    engine.dispose()
-    yield url, {"baarn": baarn, "empty": empty}
-    pg_server.drop(name)
+    with seeded_database(pg_server, template_db, "outreach", seed_outreach) as database:
+        yield database
 
 
 @pytest.fixture(scope="module")

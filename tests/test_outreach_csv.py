@@ -4,43 +4,23 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 
 import pytest
-from sqlalchemy import text
 
 from geoservice import create_app
 from geoservice.analysis.outreach import REGION_CSV_COLUMNS
-from geoservice.db import make_engine
 
 from .conftest import settings_for
-from .helpers import add_partner, add_service_area, make_initiative
-
-AMALIAPARK, SCHILDERSWIJK, LAGE_VUURSCHE = "BU03080007", "BU03080103", "BU03080500"
-UNCOVERED = [AMALIAPARK, SCHILDERSWIJK, LAGE_VUURSCHE]
-BAARN_EXCEPT = ("(SELECT ST_Union(geom) FROM buurt "
-                "WHERE jaar = 2024 AND gemeentecode = 'GM0308' AND code <> ALL(CAST(:skip AS text[])))")
+from .helpers import AMALIAPARK, LAGE_VUURSCHE, SCHILDERSWIJK, seed_outreach, seeded_database
 
 
 @pytest.fixture(scope="module")
 def api(pg_server, template_db):
     """(test client, partner ids): a partner serving Baarn except three buurten, one initiative in Lage Vuursche."""
-    name = f"geoservice_test_outreach_csv_{os.getpid()}"
-    url = pg_server.create(name, template=template_db)
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        baarn = add_partner(conn, "Steunpunt Baarn")
-        add_service_area(conn, baarn, "Baarn", BAARN_EXCEPT, skip=UNCOVERED)
-        lon, lat = conn.execute(text(
-            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(geom), 4326) AS p "
-            "FROM buurt WHERE jaar = 2024 AND code = :code) AS s"), {"code": LAGE_VUURSCHE}).one()
-        make_initiative(conn, lon=lon, lat=lat, name="Dorpshuis Lage Vuursche")
-        empty = add_partner(conn, "Nog zonder werkgebied")
-    engine.dispose()
-    app = create_app(settings_for(url))
-    app.config.update(TESTING=True)
-    yield app.test_client(), {"baarn": baarn, "empty": empty}
-    pg_server.drop(name)
+    with seeded_database(pg_server, template_db, "outreach_csv", seed_outreach) as (url, partners):
+        app = create_app(settings_for(url))
+        app.config.update(TESTING=True)
+        yield app.test_client(), partners
 
 
 def csv_rows(response) -> tuple[list[str], list[dict]]:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import geopandas as gpd
@@ -192,3 +196,31 @@ def seed_outreach(session) -> dict[str, int]:
         "FROM buurt WHERE jaar = 2024 AND code = :code) AS s"), {"code": LAGE_VUURSCHE}).one()
     make_initiative(session, lon=lon, lat=lat, name="Dorpshuis Lage Vuursche")
     return {"baarn": baarn, "empty": add_partner(session, "Nog zonder werkgebied")}
+
+
+# --- fake HTTP services (PDOK, the Locatieserver) on 127.0.0.1 ------------------------------------------------
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """Base of the tests' fake HTTP services: no request log on stderr, and one way to answer with a body."""
+
+    def answer(self, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args):
+        pass
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """handler served by a ThreadingHTTPServer on a free port of 127.0.0.1 (yielded), shut down afterwards."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -10,7 +10,6 @@ import re
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -20,6 +19,8 @@ from geoservice import geocode
 from geoservice.config import Settings
 from geoservice.errors import GeocodeNotFound, GeocoderUnavailable, InvalidParameter
 from geoservice.geocode import Geocoder, Located, normalise_postcode, pc4_table
+
+from .helpers import QuietHandler, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 PC4_FILE = ROOT / "data" / "postcodes" / "pc4_nl.tsv"
@@ -37,7 +38,7 @@ KNOWN = {"laanstraat 1": LAANSTRAAT, "onbekendestraat": ELSEWHERE, "3743ba": PC6
 BAARN_PC4 = (5.2822, 52.211)
 
 
-class FakeLocatieserver(BaseHTTPRequestHandler):
+class FakeLocatieserver(QuietHandler):
     """/free in the PDOK v3.1 shape; `mode` makes it fail on purpose."""
 
     mode = "ok"  # ok | error | slow | garbage | badpoint
@@ -64,14 +65,7 @@ class FakeLocatieserver(BaseHTTPRequestHandler):
             docs = [{**doc, "centroide_ll": "POINT(5.28)"} for doc in docs]
         answer = {"response": {"numFound": len(docs), "start": 0, "maxScore": 9.5, "docs": docs[:1]}}
         body = b"<html>Onderhoud</html>" if self.mode == "garbage" else json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args):
-        pass
+        self.answer(body)
 
 
 @pytest.fixture(autouse=True)
@@ -86,13 +80,9 @@ def isolated(monkeypatch):
 
 @pytest.fixture(scope="module")
 def fake_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeLocatieserver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/bzk/locatieserver/search/v3_1"
-    FakeLocatieserver.release.set()
-    server.shutdown()
-    server.server_close()
+    with serving(FakeLocatieserver) as port:
+        yield f"http://127.0.0.1:{port}/bzk/locatieserver/search/v3_1"
+        FakeLocatieserver.release.set()  # a slow answer still waiting ends, so the server can stop
 
 
 @pytest.fixture

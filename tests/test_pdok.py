@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
@@ -12,7 +10,7 @@ from click.testing import CliRunner
 
 from geoservice.cli import main
 
-from .helpers import fingerprint, scalar, shipped
+from .helpers import QuietHandler, fingerprint, scalar, serving, shipped
 
 PAGE = 4  # small pages so that rel=next links must be followed
 
@@ -36,7 +34,7 @@ def _collections() -> dict[str, list[dict]]:
     return out
 
 
-class FakePdok(BaseHTTPRequestHandler):
+class FakePdok(QuietHandler):
     collections: dict = {}
     requests: list = []
 
@@ -59,24 +57,14 @@ class FakePdok(BaseHTTPRequestHandler):
                           "href": f"http://{self.headers['Host']}{url.path}?{urlencode(nxt)}"})
         body = json.dumps({"type": "FeatureCollection", "features": page, "links": links,
                            "numberReturned": len(page)}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/geo+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args):
-        pass
+        self.answer(body, "application/geo+json")
 
 
 @pytest.fixture(scope="module")
 def fake_pdok():
     FakePdok.collections = _collections()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakePdok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/cbs/wijken-en-buurten-{{year}}/ogc/v1"
-    server.shutdown()
+    with serving(FakePdok) as port:
+        yield f"http://127.0.0.1:{port}/cbs/wijken-en-buurten-{{year}}/ogc/v1"
 
 
 def test_from_pdok_loads_one_gemeente_following_pages(empty_db_url, runner_env, fake_pdok):

@@ -14,10 +14,8 @@ import io
 import json
 import os
 import re
-import threading
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -29,7 +27,7 @@ from geoservice.cli import main
 from geoservice.db import make_engine
 
 from .conftest import settings_for
-from .helpers import BUURT_GEOM, add_partner, add_service_area, make_initiative
+from .helpers import BUURT_GEOM, QuietHandler, add_partner, add_service_area, make_initiative, serving
 
 XSS = (
     "<img src=x onerror=alert(1)>",
@@ -65,19 +63,11 @@ PROXIES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"
 
 # --- a site full of payloads ------------------------------------------------------------------------
 
-class NoMatch(BaseHTTPRequestHandler):
+class NoMatch(QuietHandler):
     """A Locatieserver that finds nothing, so an address ends in 404 rather than 'geocoder unavailable'."""
 
     def do_GET(self):  # noqa: N802 (http.server's name)
-        body = json.dumps({"response": {"numFound": 0, "start": 0, "docs": []}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args):
-        pass
+        self.answer(json.dumps({"response": {"numFound": 0, "start": 0, "docs": []}}).encode())
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +75,8 @@ def locatieserver():
     patch = pytest.MonkeyPatch()
     for name in PROXIES:  # nothing between us and 127.0.0.1
         patch.delenv(name, raising=False)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), NoMatch)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/bzk/locatieserver/search/v3_1"
-    server.shutdown()
-    server.server_close()
+    with serving(NoMatch) as port:
+        yield f"http://127.0.0.1:{port}/bzk/locatieserver/search/v3_1"
     patch.undo()
 
 

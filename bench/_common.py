@@ -227,3 +227,18 @@ def counts_refresh_after_one_move(engine) -> float:
         seconds = time.perf_counter() - started
         transaction.rollback()
     return seconds
+
+
+def nearby_times(session, points, *, radius_m: int = 2000, limit: int = 10) -> list[float]:
+    """Seconds of queries.initiatives.nearby in the service for each point, after 20 warm-up calls."""
+    from geoservice.params import LonLat
+    from geoservice.queries.initiatives import nearby
+
+    for lon, lat in points[:20]:  # warm caches and plans
+        nearby(session, LonLat(lon, lat), radius_m=radius_m, limit=limit)
+    times = []
+    for lon, lat in points:
+        started = time.perf_counter()
+        nearby(session, LonLat(lon, lat), radius_m=radius_m, limit=limit)
+        times.append(time.perf_counter() - started)
+    return times

@@ -12,28 +12,21 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import (CITY_BOX, bbox_path, default_workers, machine, nearby_path, percentiles, run_load,
+from _common import (CITY_BOX, bbox_path, default_workers, machine, nearby_path, nearby_times, percentiles, run_load,
                      sample_points, scratch_databases, start_gunicorn, stop_gunicorn)
 from generate import bench_database_url
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geoservice import db
-from geoservice.params import BBox, LonLat
+from geoservice.params import BBox
 from geoservice.queries import initiatives as q
 
 
 def in_service(url: str, points) -> None:
     engine = db.make_engine(url)
     with Session(engine) as session:
-        for p in points[:20]:  # warm caches
-            q.nearby(session, LonLat(*p), radius_m=2000, limit=10)
-        times = []
-        for lon, lat in points:
-            t = time.perf_counter()
-            q.nearby(session, LonLat(lon, lat), radius_m=2000, limit=10)
-            times.append(time.perf_counter() - t)
-        print(f"  in the service  nearby (2 km, 10 nearest):     {percentiles(times)}")
+        print(f"  in the service  nearby (2 km, 10 nearest):     {percentiles(nearby_times(session, points))}")
         times = []
         for lon, lat in points:
             box = BBox(lon - CITY_BOX[0] / 2, lat - CITY_BOX[1] / 2, lon + CITY_BOX[0] / 2, lat + CITY_BOX[1] / 2)

@@ -33,6 +33,7 @@ from _common import (
     default_workers,
     machine,
     nearby_path,
+    nearby_times,
     percentile,
     percentiles,
     run_load,
@@ -48,8 +49,6 @@ from sqlalchemy.orm import Session
 
 from geoservice import db
 from geoservice.analysis import gaps
-from geoservice.params import LonLat
-from geoservice.queries import initiatives as q
 
 LOAD_DB = "geoservice_scale_load"
 BUDGETS = {"gaps": 3.0, "nearby": 5.0, "load": 60.0, "rss": 250.0, "tile": 50.0}
@@ -103,13 +102,7 @@ def nearby_budget(url: str, points) -> str:
     try:
         with Session(engine) as session:
             count = session.execute(text("SELECT count(*) FROM initiative WHERE status = 'published'")).scalar()
-            for p in points[:20]:
-                q.nearby(session, LonLat(*p), radius_m=2000, limit=10)
-            times = []
-            for lon, lat in points:
-                started = time.perf_counter()
-                q.nearby(session, LonLat(lon, lat), radius_m=2000, limit=10)
-                times.append(time.perf_counter() - started)
+            times = nearby_times(session, points)
     finally:
         engine.dispose()
     return verdict(f"nearby p50 at {count:,} initiatives (in the service)", percentile(times, 0.5) * 1000,

@@ -42,7 +42,7 @@ def build(server: ScratchDatabases, initiatives: int, seed: int, partners: int =
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
         print(f"{count} synthetic initiatives, {partners} partners with {areas} service areas "
-              f"generated in {generated - started:.1f} s; their coverage per unit stored in "
+              f"generated in {generated - started:.1f} s; their coverage and counts per unit stored in "
               f"{refreshed - generated:.1f} s")
     finally:
         engine.dispose()

@@ -205,7 +205,7 @@ def build_database(server: ScratchDatabases, dbname: str, cbs_file: Path, *, ini
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
         print(f"{count} synthetic initiatives, {partners} synthetic partners with {areas} service areas "
-              f"(source=bench) in {generated - loaded:.0f} s; coverage per unit stored in "
+              f"(source=bench) in {generated - loaded:.0f} s; coverage and counts per unit stored in "
               f"{refreshed - generated:.0f} s")
     finally:
         engine.dispose()

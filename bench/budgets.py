@@ -77,7 +77,8 @@ def gap_budget(url: str) -> str:
                 units = gaps.gap_units(conn, params)
                 times.append(time.perf_counter() - started)
             white = sum(u["status"] == "white_spot" for u in units)
-            fresh = {"coverage": queries.stored_coverage_is_fresh(conn), "counts": queries.stored_counts_are_fresh(conn)}
+            kept = queries.kept_fresh(conn)
+            fresh = {"coverage": kept.coverage, "counts": kept.counts}
             scratch = []
             for _ in range(2):
                 started = time.perf_counter()

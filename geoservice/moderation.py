@@ -26,7 +26,6 @@ from .errors import GeoserviceError, InvalidParameter, NotFound
 from .initiatives import Invalid, clean_text, fold_name
 from .models import User
 from .queries import moderation as queries
-from .queries.gaps import refresh_counts
 from .submissions import FIELDS, POINT_FIELDS, SubmissionInvalid, clean_fields, clean_point, point_label
 
 STALE_AFTER_MONTHS = 12  # published initiatives not verified for longer than this are listed as stale
@@ -139,7 +138,6 @@ def _write(session: Session, item: dict, action: str, actor: User, values: dict,
     queries.durable(session)
     changes = accounts.changes_between({k: item[k] for k in values}, values)
     queries.update_initiative(session, item["id"], values)
-    refresh_counts(session.connection())  # publishing, archiving or moving one changes the gap analysis' counts
     entry = accounts.record(session, "initiative", item["id"], action, actor, changes=changes, reason=reason)
     return get(session, item["id"]), entry.changes  # as stored: JSON values, dates as ISO text
 
@@ -217,7 +215,6 @@ def edit(session: Session, initiative_id: int, actor: User, raw: Mapping[str, ob
     if moved:
         update["location_precision"] = "manual"
     queries.update_initiative(session, item["id"], update, (point.lon, point.lat) if moved else None)
-    refresh_counts(session.connection())  # a moved published initiative changes the gap analysis' counts
     after = get(session, item["id"])
     if moved:
         changes["location"] = [point_label(item["lon"], item["lat"]), point_label(after["lon"], after["lat"])]

@@ -62,11 +62,10 @@ def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int) -> dict[str
     the analysis keeps on write when those are up to date, else they are computed here for these units.
     """
     params = analysis.GapParams(walk_m=analysis.WALK_M["default"], min_inwoners=analysis.MIN_INWONERS["default"])
+    fresh = gap_queries.kept_fresh(conn)
     rows = queries.area_figures(
-        conn, layer, z, x, y, jaar=jaar, walk_m=params.walk_m,
-        stored_coverage=gap_queries.stored_coverage_is_fresh(conn),
-        stored_counts=(gap_queries.counts_are_stored_for(params.walk_m, params.kinds, params.themes)
-                       and gap_queries.stored_counts_are_fresh(conn)),
+        conn, layer, z, x, y, jaar=jaar, walk_m=params.walk_m, stored_coverage=fresh.coverage,
+        stored_counts=fresh.counts and gap_queries.counts_are_stored_for(params.walk_m, params.kinds, params.themes),
         share_decimals=gap_queries.SHARE_DECIMALS)
     return {row["code"]: {
         "status": analysis.status_of(row["aantal_inwoners"], row["n_nearby"], float(row["coverage"]),

@@ -150,10 +150,10 @@ def gap_units(conn, params: GapParams, *, gemeente: str | None = None,
             raise NotFound(f"Er is geen partner met id {near_partner}.")
     # Coverage by all partners is kept per unit; by those of some services, it is summed from the pieces
     # kept per unit and service area. Either only while nothing is marked stale.
-    coverage_fresh = queries.stored_coverage_is_fresh(conn)
+    fresh = queries.kept_fresh(conn)
+    coverage_fresh = fresh.coverage
     stored = coverage_fresh and not params.partner_services
-    stored_counts = (queries.counts_are_stored_for(params.walk_m, params.kinds, params.themes)
-                     and queries.stored_counts_are_fresh(conn))
+    stored_counts = fresh.counts and queries.counts_are_stored_for(params.walk_m, params.kinds, params.themes)
     rows = queries.unit_rows(conn, queries.UnitQuery(
         jaar=jaar, level=params.level, walk_m=params.walk_m, kinds=params.kinds, themes=params.themes,
         partner_services=params.partner_services, gemeente=code, near_partner=near_partner,

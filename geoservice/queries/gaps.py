@@ -321,9 +321,24 @@ class CoverageRefresh:
     units: int  # units whose coverage was recomputed (those overlapped by some area)
 
 
+@dataclass(frozen=True)
+class KeptFresh:
+    """Which tables kept on write the analysis may read: none while a write is marked that no refresh has seen."""
+
+    coverage: bool  # gap_coverage and gap_overlap
+    counts: bool  # gap_counts
+
+
+def kept_fresh(conn) -> KeptFresh:
+    """Both freshness checks in one round trip (the analysis and every area tile ask)."""
+    row = conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM gap_coverage_stale), "
+                            "NOT EXISTS (SELECT 1 FROM gap_counts_stale)")).one()
+    return KeptFresh(coverage=bool(row[0]), counts=bool(row[1]))
+
+
 def stored_coverage_is_fresh(conn) -> bool:
     """May the analysis read gap_coverage? Not while any write is marked that no refresh has seen."""
-    return not conn.execute(text("SELECT EXISTS (SELECT 1 FROM gap_coverage_stale)")).scalar()
+    return kept_fresh(conn).coverage
 
 
 def mark_coverage_stale(conn) -> None:
@@ -420,7 +435,7 @@ class CountsRefresh:
 
 def stored_counts_are_fresh(conn) -> bool:
     """May the analysis read gap_counts? Not while any initiative write is marked that no refresh has seen."""
-    return not conn.execute(text("SELECT EXISTS (SELECT 1 FROM gap_counts_stale)")).scalar()
+    return kept_fresh(conn).counts
 
 
 def refresh_counts(conn) -> CountsRefresh | None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ..models import RD_NEW, WGS84, Initiative, SubmissionContact
 from ..params import MAX_DB_ID
 from .areas import assign_initiative_areas
+from .gaps import refresh_counts
 
 COORD_DECIMALS = 7  # about 1 cm, as the public API
 ITEM_COLUMNS = (
@@ -135,6 +136,8 @@ def update_initiative(session: Session, initiative_id: int, values: dict,
                     .values(**changes, updated_at=func.now()))
     if point is not None:
         assign_initiative_areas(session.connection(), [initiative_id])
+    # publishing, archiving or moving a published initiative changes the gap analysis' counts near it
+    refresh_counts(session.connection())
 
 
 def initiative_exists(session: Session, initiative_id: int) -> bool:

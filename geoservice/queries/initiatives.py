@@ -186,8 +186,7 @@ SELECT {columns}, ST_X(ST_Transform(i.location, 4326)) AS lon, ST_Y(ST_Transform
        + (SELECT count(*) FROM exact WHERE rd > :surely_inside AND d <= :radius_m) AS matched
 FROM initiative AS i JOIN nearest AS n ON n.id = i.id
 ORDER BY n.d, n.id"""
-_NEARBY_FILTERS = {"kinds": " AND i.kind = ANY(CAST(:kinds AS text[]))",
-                   "themes": " AND i.themes && CAST(:themes AS text[])"}
+_NEARBY_FILTERS = {name: _LIST_FILTERS[name] for name in ("kinds", "themes")}
 _NEARBY_STATEMENTS = {
     (kinds, themes): text(_NEARBY.format(
         columns=", ".join(f"i.{name}" for name in PUBLIC_COLUMNS),

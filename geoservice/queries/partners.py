@@ -9,7 +9,7 @@ from ..models import AREA_MODELS, Gemeente, Partner, ServiceArea
 from .common import SIMPLIFY_M, geojson_wgs84
 from ..params import MAX_DB_ID
 
-PARTNER_COLUMNS = ("id", "name", "kind", "services", "description", "website", "email", "phone", "source")
+PARTNER_COLUMNS = ("id", "name", "kind", "services", "themes", "description", "website", "email", "phone", "source")
 SHARE_DECIMALS = 4
 
 

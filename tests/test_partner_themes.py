@@ -1,0 +1,117 @@
+"""A partner's themes round-trip: the partner import (YAML and JSON), the API, API editing and the web editor."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geoservice import create_app, db, ratelimit
+from geoservice.imports.partners import import_partners
+
+from .conftest import settings_for
+from .helpers import csrf_of, scalar, seed_partner_editing, seeded_database
+
+PASSWORD = "een lang genoeg wachtwoord"
+
+
+def write(path, partners, *, as_json=False):
+    doc = {"partners": partners}
+    path.write_text(json.dumps(doc) if as_json else yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["yaml", "json"])
+def test_themes_come_in_through_the_import_and_out_through_the_api(fresh_db_url, engine_for, tmp_path, as_json):
+    engine = engine_for(fresh_db_url)
+    partners = [
+        {"name": "Energiefonds (test)", "kind": "fonds", "services": ["financiering"],
+         "themes": ["Energie en klimaat", "wonen"], "service_areas": [{"name": "Baarn", "codes": ["GM0308"]}]},
+        {"name": "Steunpunt (test)", "kind": "lokale_ondersteuner", "services": "advies",
+         "themes": "Jeugd; ouderen"},
+        {"name": "Alleskunner (test)", "kind": "overig", "services": ["advies"]},
+    ]
+    path = write(tmp_path / ("p.json" if as_json else "p.yaml"), partners, as_json=as_json)
+    report = import_partners(engine, path)
+    assert report.applied and report.inserted == 3, report.lines()
+    client = create_app(settings_for(fresh_db_url)).test_client()
+    listed = {p["name"]: p for p in client.get("/api/v1/partners").get_json()["partners"]}
+    assert listed["Energiefonds (test)"]["themes"] == ["energie_klimaat", "wonen"]
+    assert listed["Steunpunt (test)"]["themes"] == ["jeugd", "ouderen"]
+    assert listed["Alleskunner (test)"]["themes"] == []  # no themes: every theme
+    one = client.get(f"/api/v1/partners/{listed['Energiefonds (test)']['id']}").get_json()
+    assert one["themes"] == ["energie_klimaat", "wonen"]
+    ogc = client.get("/ogc/collections/service_areas/items").get_json()["features"][0]["properties"]
+    assert ogc["partner_themes"] == ["energie_klimaat", "wonen"] and ogc["partner_services"] == ["financiering"]
+
+    again = import_partners(engine, path)
+    assert again.unchanged == 3 and again.updated == 0
+    partners[2]["themes"] = ["cultuur"]
+    changed = import_partners(engine, write(path, partners, as_json=as_json))
+    assert changed.updated == 1
+    assert scalar(fresh_db_url, "SELECT themes FROM partner WHERE name = 'Alleskunner (test)'") == ["cultuur"]
+
+
+def test_an_unknown_theme_refuses_the_file_and_names_the_options(fresh_db_url, engine_for, tmp_path):
+    path = write(tmp_path / "p.yaml", [{"name": "Fonds (test)", "kind": "fonds", "themes": ["ruimtevaart"]}])
+    report = import_partners(engine_for(fresh_db_url), path)
+    assert not report.applied and scalar(fresh_db_url, "SELECT count(*) FROM partner") == 0
+    (problem,) = report.problems
+    assert problem.field == "themes" and "ruimtevaart" in problem.reason and "energie_klimaat" in problem.reason
+
+
+@pytest.fixture(scope="module")
+def editing(pg_server, template_db):
+    """(app, url, ids, tokens): partners Baarn (editor@) and Utrecht, a user per role."""
+    def seed(session: Session):
+        return seed_partner_editing(session, password=PASSWORD)
+
+    with seeded_database(pg_server, template_db, "partner_themes", seed) as (url, (ids, tokens)):
+        app = create_app(settings_for(url))
+        app.config.update(TESTING=True)
+        yield app, url, ids, tokens
+
+
+def test_an_editor_sets_themes_through_the_api_with_labels(editing):
+    app, url, ids, tokens = editing
+    app.extensions[ratelimit.EXTENSION].reset()
+    client = app.test_client()
+    path = f"/api/v1/partners/{ids['baarn']}"
+    headers = {"Authorization": f"Bearer {tokens['editor']}"}
+    response = client.patch(path, json={"themes": ["Groen en natuur", "voedsel"]}, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["themes"] == ["groen_natuur", "voedsel"]
+    assert client.get(path).get_json()["themes"] == ["groen_natuur", "voedsel"]
+    audit = scalar(url, "SELECT changes::text FROM audit_log WHERE entity_type = 'partner' ORDER BY id DESC LIMIT 1")
+    assert "groen_natuur" in audit
+    refused = client.patch(path, json={"themes": ["ruimtevaart"]}, headers=headers)
+    assert refused.status_code == 400 and "Thema's" in refused.get_json()["description"]
+    assert client.get(path).get_json()["themes"] == ["groen_natuur", "voedsel"]
+    assert client.patch(path, json={"themes": []}, headers=headers).get_json()["themes"] == []
+
+
+def test_an_editor_sets_themes_in_the_web_editor_and_the_partner_page_shows_them(editing):
+    app, url, ids, _tokens = editing
+    app.extensions[ratelimit.EXTENSION].reset()
+    client = app.test_client()
+    login = client.post("/inloggen", data={"email": "editor@example.nl", "password": PASSWORD,
+                                           "csrf_token": csrf_of(client.get("/inloggen").get_data(as_text=True))})
+    assert login.status_code == 303
+    page = f"/beheer/partner/{ids['baarn']}"
+    form = client.get(page).get_data(as_text=True)
+    assert 'name="themes" value="energie_klimaat"' in form
+    saved = client.post(page, data={
+        "name": "Steunpunt Baarn", "kind": "regionale_ondersteuner", "services": ["advies"],
+        "themes": ["energie_klimaat", "wonen"], "website": "https://steunpunt.example",
+        "csrf_token": csrf_of(form)})
+    assert saved.status_code == 303
+    assert scalar(url, "SELECT themes FROM partner WHERE id = :id", id=ids["baarn"]) == ["energie_klimaat", "wonen"]
+    again = client.get(page).get_data(as_text=True)
+    assert 'value="energie_klimaat" checked' in again and 'value="jeugd" checked' not in again
+    public = client.get(f"/partner/{ids['baarn']}").get_data(as_text=True)
+    assert "<dd>Energie en klimaat, Wonen</dd>" in public
+    public_utrecht = client.get(f"/partner/{ids['utrecht']}").get_data(as_text=True)
+    assert "<dd>alle thema&#39;s</dd>" in public_utrecht or "<dd>alle thema's</dd>" in public_utrecht

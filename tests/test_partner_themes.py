@@ -115,3 +115,34 @@ def test_an_editor_sets_themes_in_the_web_editor_and_the_partner_page_shows_them
     assert "<dd>Energie en klimaat, Wonen</dd>" in public
     public_utrecht = client.get(f"/partner/{ids['utrecht']}").get_data(as_text=True)
     assert "<dd>alle thema&#39;s</dd>" in public_utrecht or "<dd>alle thema's</dd>" in public_utrecht
+
+
+def test_exported_partners_import_again_unchanged_with_their_themes(fresh_db_url, engine_for, runner_env, tmp_path):
+    from click.testing import CliRunner
+
+    from geoservice.cli import main
+
+    engine = engine_for(fresh_db_url)
+    partners = [
+        {"name": "Energiefonds (test)", "id": "fonds-1", "kind": "fonds", "services": ["financiering"],
+         "themes": ["energie_klimaat"], "website": "https://fonds.example", "phone": "035 123 45 67",
+         "service_areas": [{"name": "Baarn", "codes": ["GM0308"]},
+                           {"name": "Rond het kantoor", "point": {"lat": 52.21, "lon": 5.29}, "radius_m": 3000},
+                           {"name": "Getekend", "geojson": {"type": "Polygon", "coordinates": [
+                               [[5.27, 52.20], [5.30, 52.20], [5.30, 52.22], [5.27, 52.22], [5.27, 52.20]]]}}]},
+        {"name": "Alleskunner (test)", "kind": "overig", "services": ["advies"]},
+    ]
+    assert import_partners(engine, write(tmp_path / "in.yaml", partners)).inserted == 2
+    before = scalar(fresh_db_url, "SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) FROM partner t")
+    run = CliRunner().invoke
+    for fmt in ("yaml", "json"):
+        out = tmp_path / f"out.{fmt}"
+        result = run(main, ["export", "partners", "--format", fmt, "--output", str(out)],
+                     env=runner_env(fresh_db_url))
+        assert result.exit_code == 0, result.output
+        exported = yaml.safe_load(out.read_text(encoding="utf-8"))["partners"]
+        assert exported[0]["name"] == "Alleskunner (test)" and exported[0]["themes"] == []
+        assert exported[1]["themes"] == ["energie_klimaat"] and exported[1]["id"] == "fonds-1"
+        report = import_partners(engine, out)
+        assert report.unchanged == 2 and report.areas.unchanged == 3, report.lines()
+    assert scalar(fresh_db_url, "SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) FROM partner t") == before

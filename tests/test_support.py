@@ -346,3 +346,11 @@ def test_hulp_searches_are_counted_per_service_for_the_partners_whose_areas_they
         codes = {c for (c,) in conn.execute(text("SELECT DISTINCT code FROM support_demand"))}
     assert columns == ["day", "jaar", "code", "service", "n"]
     assert codes and all(code.startswith("BU0308") for code in codes)
+
+
+def test_a_typed_postcode_wins_over_the_point_of_an_initiative_link(client):
+    response = client.get(f"/hulp?lat={DAM[1]}&lon={DAM[0]}&q=3741&service=financiering")
+    shown = page_text(response)
+    assert "Gezocht vanaf postcode 3741" in shown and FUND in shown
+    from_point = page_text(client.get(f"/hulp?lat={DAM[1]}&lon={DAM[0]}"))
+    assert "Gezocht vanaf de plek die je koos" in from_point and ADVISOR in from_point

@@ -69,7 +69,11 @@ def hulp():
         status, error = exc.status, exc.description
     if form.submitted and error is None:
         try:
-            point = locate(Search(q=form.q, lat=form.lat, lon=form.lon))
+            # a typed place wins over the point an initiative's link brought along
+            from_point = not form.q
+            point = locate(Search(q=form.q, lat=form.lat if from_point else "", lon=form.lon if from_point else ""))
+            if from_point:
+                point["label"] = "de plek die je koos"
             session = get_session()
             here = LonLat(lon=point["lon"], lat=point["lat"])
             found = support.find_support(session, here, question)

@@ -146,3 +146,23 @@ def test_exported_partners_import_again_unchanged_with_their_themes(fresh_db_url
         report = import_partners(engine, out)
         assert report.unchanged == 2 and report.areas.unchanged == 3, report.lines()
     assert scalar(fresh_db_url, "SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) FROM partner t") == before
+
+
+def test_the_migration_adds_themes_and_the_demand_table_and_takes_them_away_again(empty_db_url, engine_for):
+    """0009_partner_themes: a partner's themes default to none (every theme); down and up again."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    config = db.alembic_config(empty_db_url)
+    engine = engine_for(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO partner (name, kind, services, source) VALUES ('P', 'fonds', '{advies}', 't')"))
+        assert conn.execute(text("SELECT themes FROM partner")).scalar() == []
+    command.downgrade(config, "0009_partner_themes-1")
+    engine.dispose()
+    inspector = inspect(engine)
+    assert "support_demand" not in inspector.get_table_names()
+    assert "themes" not in {c["name"] for c in inspector.get_columns("partner")}
+    db.upgrade(empty_db_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name, themes FROM partner")).one() == ("P", [])

@@ -233,6 +233,7 @@ def _register_registry_commands() -> None:
     import_group.add_command(initiatives.import_initiatives)
     import_group.add_command(partners.import_partners)
     export_group.add_command(initiatives.export_initiatives)
+    export_group.add_command(partners.export_partners)
     main.add_command(demo.demo)
     main.add_command(gaps.gaps)
     main.add_command(outreach.outreach)

@@ -146,6 +146,9 @@ class Partner(Base):
     external_id: Mapped[str | None] = mapped_column(Text, unique=True, comment="the `id` an import file gives")
     kind: Mapped[str] = mapped_column(Text, nullable=False)
     services: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, default=list)
+    themes: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, default=list, server_default=text("'{}'::text[]"),
+        comment="initiative themes the partner supports (vocab.THEMES); empty: every theme")
     description: Mapped[str | None] = mapped_column(Text)
     website: Mapped[str | None] = mapped_column(Text)
     email: Mapped[str | None] = mapped_column(Text)
@@ -247,6 +250,23 @@ class GapCountsStale(Base):
     location = mapped_column(Geometry("POINT", srid=28992, spatial_index=False),
                              comment="where a published initiative was or is now; NULL: everything")
     marked_xid: Mapped[int] = mapped_column(BigInteger, nullable=False, comment="the transaction that marked it")
+
+
+# --- Anonymous demand of "Hulp bij je plan" (migration 0009; written by geoservice.support) ---
+
+class SupportDemand(Base):
+    """How many /hulp searches asked for a service, per day and buurt: counts only, nothing about a person."""
+
+    __tablename__ = "support_demand"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    jaar: Mapped[int] = mapped_column(SmallInteger, primary_key=True, comment="CBS year of the code")
+    code: Mapped[str] = mapped_column(
+        String(10), primary_key=True, comment="buurt code, or wijk code where no buurten are loaded; never anything finer")
+    service: Mapped[str] = mapped_column(Text, primary_key=True, comment="a key of vocab.SERVICES")
+    n: Mapped[int] = mapped_column(Integer, nullable=False, comment="searches that day that asked for the service")
+
+    __table_args__ = (Index("support_demand_code_idx", "jaar", "code"),)
 
 
 # --- Accounts, API tokens, audit log and the private contact of submitters (migration 0005) ---

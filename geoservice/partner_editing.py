@@ -26,10 +26,10 @@ from .queries.areas import active_year
 from .queries.gaps import refresh_coverage
 from .queries.service_areas import build_service_area, delete_service_areas, insert_service_area
 
-PROFILE_FIELDS = queries.PROFILE_COLUMNS  # name, kind, services, description, website, email, phone
+PROFILE_FIELDS = queries.PROFILE_COLUMNS  # name, kind, services, themes, description, website, email, phone
 AREA_FIELDS = ("name", "codes", "point", "radius_m", "geojson")
 FIELD_LABELS = {
-    "name": "Naam", "kind": "Soort", "services": "Diensten", "description": "Beschrijving", "website": "Website",
+    "name": "Naam", "kind": "Soort", "services": "Diensten", "themes": "Thema's", "description": "Beschrijving", "website": "Website",
     "email": "E-mail", "phone": "Telefoon", "partner": "Partner", "codes": "CBS-gebieden", "point": "Punt",
     "point.lat": "Breedtegraad (lat)", "point.lon": "Lengtegraad (lon)", "radius_m": "Straal",
     "geojson": "GeoJSON", "definitie": "Werkgebied", "werkgebied": "Werkgebied", "bestand": "Bestand",
@@ -83,7 +83,7 @@ def _locked_profile(session: Session, partner_id: int) -> dict:
 
 
 def update_profile(session: Session, partner_id: int, fields: object, actor: User | None) -> dict:
-    """Change some of name, kind, services, description, website, email, phone; {field: [old, new]} changed.
+    """Change some of name, kind, services, themes, description, website, email, phone; {field: [old, new]} changed.
 
     Fields not given keep their value; None (or empty text) clears an optional field.
     EditRefused lists every problem; Forbidden unless actor may edit this partner.

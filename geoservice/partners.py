@@ -12,10 +12,12 @@ from .cbs.codes import parse_code
 from .initiatives import Invalid, clean_email, clean_phone, clean_text, clean_website
 from .params import LonLat, looks_swapped_in_nl
 
-PARTNER_FIELDS = ("name", "id", "kind", "services", "description", "website", "email", "phone", "service_areas")
+PARTNER_FIELDS = ("name", "id", "kind", "services", "themes", "description", "website", "email", "phone",
+                  "service_areas")
 AREA_FIELDS = ("name", "codes", "point", "radius_m", "geojson")
 # Columns of the partner table an import compares and writes.
-WRITE_COLUMNS = ("name", "external_id", "kind", "services", "description", "website", "email", "phone", "source")
+WRITE_COLUMNS = ("name", "external_id", "kind", "services", "themes", "description", "website", "email", "phone",
+                 "source")
 MAX_LENGTH = {"name": 200, "id": 200, "description": 5000}
 DEFAULT_MAX_LENGTH = 500
 MIN_RADIUS_M, MAX_RADIUS_M = 1, 100_000
@@ -88,6 +90,17 @@ def _services(value: object) -> list[str]:
     return vocab.services(value)
 
 
+def _themes(value: object) -> list[str]:
+    """The initiative themes a partner supports; none (absent or empty) means every theme."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return vocab.themes(re.split(r"[;,]", value))  # labels hold no ',' or ';'
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Invalid("moet een lijst van thema's zijn, bijvoorbeeld [energie_klimaat, wonen]")
+    return vocab.themes(value)
+
+
 def validate_partner(number: int, raw: object) -> tuple[CleanPartner | None, list[tuple[str, str]]]:
     """A clean partner, or None with every (field, reason) that is wrong with the mapping."""
     if not isinstance(raw, dict):
@@ -116,6 +129,7 @@ def validate_partner(number: int, raw: object) -> tuple[CleanPartner | None, lis
     kinds = ", ".join(vocab.PARTNER_KINDS)
     check("kind", lambda v: vocab.partner_kind(required("kind", f"soort ontbreekt; kies uit: {kinds}")(v)))
     check("services", _services)
+    check("themes", _themes)
     check("description", lambda v: _text(v, "description"))
     check("website", lambda v: clean_website(t) if (t := _text(v, "website")) else None)
     check("email", lambda v: clean_email(t) if (t := _text(v, "email")) else None)

@@ -22,23 +22,28 @@ def test_demo_loads_marked_data_once_and_clears_only_itself(fresh_db_url, runner
     run = CliRunner().invoke
     first = run(main, ["demo"], env=runner_env(fresh_db_url))
     assert first.exit_code == 0, first.output
-    assert "400 initiatieven, 6 partners" in first.output
+    assert "400 initiatieven, 7 partners" in first.output
     assert scalar(fresh_db_url, "SELECT count(*) FROM initiative WHERE source = 'demo' "
                                 "AND name LIKE '%(voorbeeld)' AND description LIKE 'Voorbeelddata%'") == 400
-    assert scalar(fresh_db_url, "SELECT count(*) FROM partner WHERE source = 'demo' AND name LIKE '%(voorbeeld)'") == 6
+    assert scalar(fresh_db_url, "SELECT count(*) FROM partner WHERE source = 'demo' AND name LIKE '%(voorbeeld)'") == 7
     # spread by population: Baarn and Amsterdam in detail, every initiative inside a gemeente
     assert scalar(fresh_db_url, "SELECT count(*) FROM initiative WHERE source = 'demo' AND gemeentecode = 'GM0308' "
                                 "AND buurtcode IS NOT NULL") == 40
     assert scalar(fresh_db_url, "SELECT count(*) FROM initiative WHERE source = 'demo' AND gemeentecode IS NULL") == 0
     assert scalar(fresh_db_url, "SELECT count(*) FROM service_area sa JOIN partner p ON p.id = sa.partner_id "
-                                "WHERE p.source = 'demo'") == 7
+                                "WHERE p.source = 'demo'") == 8
+
+    # themes come with the demo partners: a fund for energy plans in Baarn, a network for every theme
+    assert scalar(fresh_db_url, "SELECT themes FROM partner WHERE external_id = 'demo-energiefonds-baarn'") == [
+        "energie_klimaat"]
+    assert scalar(fresh_db_url, "SELECT themes FROM partner WHERE external_id = 'demo-netwerk-centrum'") == []
 
     rows = _demo_rows(fresh_db_url, engine_for)
     again = run(main, ["demo"], env=runner_env(fresh_db_url))
     assert "staat er al" in again.output and _demo_rows(fresh_db_url, engine_for) == rows
 
     cleared = run(main, ["demo", "--clear"], env=runner_env(fresh_db_url))
-    assert "400 initiatieven, 6 partners" in cleared.output
+    assert "400 initiatieven, 7 partners" in cleared.output
     assert scalar(fresh_db_url, "SELECT count(*) FROM initiative") == 1
     assert scalar(fresh_db_url, "SELECT id FROM initiative") == real
     assert scalar(fresh_db_url, "SELECT name FROM partner") == "Echte partner"

@@ -54,7 +54,8 @@ def ogc_db(pg_server, template_db):
         ids["pending"] = make_initiative(conn, status="pending", name="Nog niet zichtbaar")
         ids["archived"] = make_initiative(conn, status="archived", name="Gestopt")
         partner = conn.execute(insert(Partner).values(
-            name="Stichting Samen Baarn", kind="regionale_ondersteuner", services=["advies"], source="test",
+            name="Stichting Samen Baarn", kind="regionale_ondersteuner", services=["advies"],
+            themes=["energie_klimaat"], source="test",
         ).returning(Partner.id)).scalar_one()
         centrum = text("(SELECT ST_Multi(geom) FROM buurt WHERE jaar = 2024 AND code = 'BU03080000')")
         ids["areas"] = [
@@ -360,7 +361,8 @@ def test_a_service_area_names_its_partner(ogc, ogc_db):
     ids = ogc_db[1]
     body = ogc.get(f"/ogc/collections/service_areas/items/{ids['areas'][1]}").get_json()
     assert body["properties"] == {"id": ids["areas"][1], "partner_id": ids["partner"],
-                                  "partner_name": "Stichting Samen Baarn", "name": "Rond het station",
+                                  "partner_name": "Stichting Samen Baarn", "partner_services": ["advies"],
+                                  "partner_themes": ["energie_klimaat"], "name": "Rond het station",
                                   "definition_type": "radius"}
     assert body["geometry"]["type"] == "MultiPolygon"
 

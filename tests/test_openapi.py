@@ -94,7 +94,8 @@ def _query_params(document):
 
 # What a path needs before any other parameter can be tried on its own.
 REQUIRED = {"/api/v1/initiatives/nearby": "lat=52.2165&lon=5.2878&", "/api/v1/gaps": "gemeente=GM0308&",
-            "/api/v1/outreach": "gemeente=GM0308&", "/api/v1/service-areas": "gemeente=GM0308&"}
+            "/api/v1/outreach": "gemeente=GM0308&", "/api/v1/service-areas": "gemeente=GM0308&",
+            "/api/v1/support": "lat=52.2165&lon=5.2878&"}
 EXCLUSIVE = {("/api/v1/outreach", "partner")}  # not together with the required gemeente
 
 

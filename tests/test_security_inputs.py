@@ -458,11 +458,14 @@ PAGES = (
     ("/partner/{partner_id}", ("reach_m", "cluster_m", "include_no_support")),
     ("/initiatief/{initiative_id}", ()),
     ("/gemeenten", ("kaart", "sort", "order")),
+    ("/hulp", ("q", "lat", "lon", "service", "theme", "reach_m")),
 )
 # Requests that need more than their required parameters to reach the database (path -> query).
 BASELINE = {
     "/": {"q": BAARN_PC4},
     "/api/v1/initiatives/nearby": {"lat": str(SEARCH[1]), "lon": str(SEARCH[0])},
+    "/api/v1/support": {"lat": str(SEARCH[1]), "lon": str(SEARCH[0])},
+    "/hulp": {"q": BAARN_PC4},
     "/api/v1/outreach": {"gemeente": BAARN},
 }
 # A parameter that replaces others: sent instead of them.

@@ -8,4 +8,5 @@ from . import (areas, gaps, initiatives, openapi, outreach, partners,  # noqa: E
                service_areas)
 from . import partner_editing  # noqa: E402,F401  (partner editors' writes)
 from . import moderation  # noqa: E402,F401  (submissions and moderation)
+from . import support  # noqa: E402,F401  (Hulp bij je plan)
 from .health import health  # noqa: E402,F401

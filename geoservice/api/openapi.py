@@ -188,6 +188,8 @@ def schemas() -> dict:
     partner_fields = {
         "id": {"type": "integer"}, "name": text, "kind": ref("PartnerKind"),
         "services": {"type": "array", "items": ref("Service")},
+        "themes": {"type": "array", "items": ref("Theme"),
+                   "description": "Thema's van initiatieven waarbij de partner helpt; leeg: alle thema's."},
         **{name: nullable(text) for name in ("description", "website", "email", "phone")}, "source": text,
         "service_areas": {"type": "array", "items": obj({"id": {"type": "integer"}, "name": text,
                                                          "definition_type": vocabulary(SERVICE_AREA_TYPES, "")})},
@@ -514,6 +516,7 @@ def document() -> dict:
     # the write endpoints' modules build on this one's helpers, so they are imported here, not at the top
     from . import openapi_moderation as moderation
     from . import openapi_partner_editing as partner_editing
+    from . import openapi_support as support
 
     error = {"content": {JSON: {"schema": ref("Error")}}}
     return {
@@ -529,10 +532,10 @@ def document() -> dict:
         "tags": [{"name": n} for n in ("Initiatieven", "Partners", "Gebieden", "Witte vlekken", "Service",
                                        moderation.TAG_SUBMIT, moderation.TAG_MODERATION)],
         "paths": merge_path_items(paths(), gap_paths(), service_area_paths(), outreach_paths(), ogc_paths(), tile_paths(),
-                                  moderation.paths(), partner_editing.paths()),
+                                  moderation.paths(), partner_editing.paths(), support.paths()),
         "components": {
             "schemas": {**schemas(), **gap_schemas(), **service_area_schemas(), **outreach_schemas(),
-                        **moderation.schemas(), **partner_editing.schemas()},
+                        **moderation.schemas(), **partner_editing.schemas(), **support.schemas()},
             "securitySchemes": partner_editing.bearer_scheme(),
             "responses": {
                 "E400": {"description": "Ontbrekende of ongeldige parameter.", **error},

@@ -111,6 +111,9 @@ def schemas() -> dict:
                                                                                      "accenten tellen niet)."},
             "kind": {**text, "description": "Sleutel of label, zie PartnerKind."},
             "services": services,
+            "themes": {"oneOf": [{"type": "array", "items": {"type": "string"}}, text], "description":
+                       "Thema's van initiatieven waarbij de partner helpt: sleutels of Nederlandse labels (zie Theme), "
+                       "als lijst of gescheiden door ; of ,. Leeg: alle thema's."},
             "description": {**optional_text, "maxLength": limits.MAX_LENGTH["description"]},
             "website": {**optional_text, "description": "http(s)-adres."},
             "email": {**optional_text, "description": "Openbaar e-mailadres."},

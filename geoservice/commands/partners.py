@@ -1,4 +1,4 @@
-"""`geoservice import partners`."""
+"""`geoservice import partners` and `geoservice export partners`."""
 
 from __future__ import annotations
 
@@ -36,3 +36,37 @@ def import_partners(file: Path, dry_run: bool) -> None:
     if report.problems:
         click.echo("Niets opgeslagen: verbeter de partners hierboven en importeer het bestand opnieuw.", err=True)
         sys.exit(1)
+
+
+@click.command("partners")
+@click.option("--format", "fmt", type=click.Choice(("yaml", "json")), default="yaml", show_default=True,
+              help="yaml or json: the format `geoservice import partners` reads.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="File to write (default: standard output).")
+@click.option("--with-demo", is_flag=True, help="Also the demo partners (source=demo, names end in '(voorbeeld)').")
+def export_partners(fmt: str, output: Path | None, with_demo: bool) -> None:
+    """Export partners with their themes, contact and service-area definitions, as an import file.
+
+    Importing the file again changes nothing; edit it and import it to change partners in bulk.
+    """
+    from .. import db as dbmod
+    from ..cli import ensure_database
+    from ..config import Settings
+    from ..partner_export import partner_documents, render
+
+    # anything the database start says goes to stderr: stdout is the file
+    engine = dbmod.make_engine(ensure_database(Settings.from_env(), echo=lambda m: click.echo(m, err=True)))
+    try:
+        with engine.connect() as conn:
+            partners = partner_documents(conn, with_demo=with_demo)
+    finally:
+        engine.dispose()
+    text = render(partners, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"{output} kan niet worden geschreven: {exc.strerror or exc}.") from None
+    click.echo(f"{len(partners)} partners geschreven naar {output}", err=True)

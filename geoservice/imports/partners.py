@@ -7,6 +7,7 @@ The file (YAML, or the same structure in JSON; chosen by the extension .yaml/.ym
         id: voorbeeld-1                      # … or, when given, on this stable id (so a rename keeps the partner)
         kind: regionale_ondersteuner         # key or Dutch label of vocab.PARTNER_KINDS
         services: [advies, netwerk en kennisdeling]  # keys or labels of vocab.SERVICES (or "advies; training")
+        themes: [energie_klimaat, Wonen]     # keys or labels of vocab.THEMES it supports; absent or []: every theme
         description: Ondersteunt bewonersinitiatieven in de regio.
         website: https://example.org         # http(s) only
         email: info@example.org

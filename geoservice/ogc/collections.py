@@ -107,6 +107,8 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
             Field("id", "integer", "Nummer van het werkgebied", nullable=False),
             Field("partner_id", "integer", "Nummer van de partner", nullable=False),
             Field("partner_name", "string", "Naam van de partner", nullable=False),
+            Field("partner_services", "array", "Diensten van de partner", nullable=False),
+            Field("partner_themes", "array", "Thema's waarbij de partner helpt; leeg: alle thema's", nullable=False),
             Field("name", "string", "Naam van het werkgebied", nullable=False),
             Field("definition_type", "string", "Hoe het gebied is bepaald (codes, radius, geojson)", nullable=False),
         ),

@@ -71,7 +71,8 @@ def _initiative_source() -> _Source:
 def _service_area_source() -> _Source:
     s = ServiceArea
     stmt = (
-        select(s.id, s.partner_id, Partner.name.label("partner_name"), s.name, s.definition_type)
+        select(s.id, s.partner_id, Partner.name.label("partner_name"), Partner.services.label("partner_services"),
+               Partner.themes.label("partner_themes"), s.name, s.definition_type)
         .join(Partner, Partner.id == s.partner_id)
         .order_by(s.id)
     )

@@ -13,7 +13,7 @@ from ..models import Buurt, Gemeente, Partner, ServiceArea, Wijk
 from ..params import MAX_DB_ID
 from .common import geojson_wgs84
 
-PROFILE_COLUMNS = ("name", "kind", "services", "description", "website", "email", "phone")
+PROFILE_COLUMNS = ("name", "kind", "services", "themes", "description", "website", "email", "phone")
 NOT_A_PLACE = ("GM0998",)  # "Buitenland": a CBS bookkeeping gemeente, nobody's service area
 
 
@@ -27,7 +27,8 @@ def partner_profile(session: Session, partner_id: int, *, lock: bool = False) ->
         return None
     query = select(*(getattr(Partner, name) for name in PROFILE_COLUMNS)).where(Partner.id == partner_id)
     row = session.execute(query.with_for_update() if lock else query).first()
-    return None if row is None else {**row._mapping, "services": list(row.services or [])}
+    return None if row is None else {**row._mapping, "services": list(row.services or []),
+                                     "themes": list(row.themes or [])}
 
 
 def other_partner_names(session: Session, partner_id: int) -> list[str]:

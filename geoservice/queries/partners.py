@@ -9,7 +9,7 @@ from ..models import AREA_MODELS, Gemeente, Partner, ServiceArea
 from .common import SIMPLIFY_M, geojson_wgs84
 from ..params import MAX_DB_ID
 
-PARTNER_COLUMNS = ("id", "name", "kind", "services", "description", "website", "email", "phone", "source")
+PARTNER_COLUMNS = ("id", "name", "kind", "services", "themes", "description", "website", "email", "phone", "source")
 SHARE_DECIMALS = 4
 
 
@@ -112,3 +112,22 @@ def service_areas_in_gemeente(session: Session, jaar: int, gemeente: str) -> lis
         .where(func.ST_Intersects(ServiceArea.geom, target), ~func.ST_Touches(ServiceArea.geom, target))
         .order_by(Partner.name, ServiceArea.name, ServiceArea.id))
     return [{**r._mapping, "area_m2": float(r.area_m2)} for r in rows]
+
+
+
+def partners_with_definitions(conn, *, skip_source: str | None = None) -> list[dict]:
+    """Every partner (but those of skip_source) with the definitions of its service areas, by name: what
+    the partner import reads back (no geometry: the import rebuilds it from the definitions)."""
+    columns = [Partner.id, Partner.name, Partner.external_id, Partner.kind, Partner.services, Partner.themes,
+               Partner.description, Partner.website, Partner.email, Partner.phone]
+    query = select(*columns).order_by(Partner.name, Partner.id)
+    if skip_source is not None:
+        query = query.where(Partner.source != skip_source)
+    partners = [{**row._mapping, "service_areas": []} for row in conn.execute(query)]
+    by_id = {p["id"]: p for p in partners}
+    rows = conn.execute(select(ServiceArea.partner_id, ServiceArea.name, ServiceArea.definition_type,
+                               ServiceArea.definition).order_by(ServiceArea.name, ServiceArea.id))
+    for row in rows:
+        if row.partner_id in by_id:
+            by_id[row.partner_id]["service_areas"].append(dict(row._mapping))
+    return partners

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, render_template, request, url_for
 
+from geoservice import support
 from geoservice.analysis.outreach import CLUSTER_M, REACH_M, outreach_regions, parse_flag
 from geoservice.db import get_session
 from geoservice.errors import InvalidParameter, NotFound
@@ -115,6 +116,7 @@ def partner(partner_id: int):
         "partner.html", partner=found, contact=contact(found), has_areas=has_areas,
         areas=service_area_rows(session, partner_id) if has_areas else [], planning=planning, form=form,
         error=error, regions=regions, spots=spots, reach=REACH_M, cluster=CLUSTER_M, downloads=downloads,
+        demand=support.demand(session, partner_id) if has_areas else [], demand_days=support.DEMAND_DAYS,
         map=partner_map(found, planning) if has_areas else None, assets=maps.asset_urls(),
         map_config=maps.map_config(),
     ), status

@@ -22,7 +22,7 @@ from geoservice.partner_editing import EditRefused
 from geoservice.queries import partner_editing as queries
 from geoservice.queries import partners as partner_queries
 from geoservice.queries.areas import active_year
-from geoservice.vocab import PARTNER_KINDS, SERVICES
+from geoservice.vocab import PARTNER_KINDS, SERVICES, THEMES
 
 from .. import maps, pages
 from .partner import DEFINITIONS, SHOWN_CODES
@@ -110,6 +110,7 @@ def _page(partner: dict, *, status: int = 200, profile: dict | None = None, prof
         areas=area_rows(session, partner["id"]), area_form=area_form or {}, area_error=area_error,
         gemeenten=queries.gemeente_choices(session, jaar) if jaar else [], chosen=chosen,
         gemeente_error=gemeente_error, jaar=jaar, kinds=PARTNER_KINDS, services=SERVICES,
+        themes=THEMES,
         max_upload_mb=settings.max_upload_mb, map=edit_map(partner["id"]), assets=maps.asset_urls(),
         map_config=maps.map_config(),
     ), status
@@ -139,6 +140,7 @@ def partner_gegevens_opslaan(partner_id: int):
     _count_write()
     fields = {name: _text(name) for name in ("name", "kind", "description", "website", "email", "phone")}
     fields["services"] = [s[:100] for s in request.form.getlist("services")]
+    fields["themes"] = [t[:100] for t in request.form.getlist("themes")]
     session = get_session()
     try:
         changes = partner_editing.update_profile(session, partner_id, fields, current_user())

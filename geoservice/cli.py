@@ -193,11 +193,12 @@ def export_group() -> None:
 
 
 def _register_registry_commands() -> None:
-    from .commands import demo, gaps, initiatives, outreach, partners
+    from .commands import cbs_figures, demo, gaps, initiatives, outreach, partners
 
     import_group.add_command(initiatives.import_initiatives)
     import_group.add_command(partners.import_partners)
     export_group.add_command(initiatives.export_initiatives)
+    main.add_command(cbs_figures.load_cbs_figures)
     main.add_command(demo.demo)
     main.add_command(gaps.gaps)
     main.add_command(outreach.outreach)

@@ -220,7 +220,8 @@ def test_amsterdams_buurten_have_cbs_inhabitants_and_real_statuses(fresh_db_url,
         make_initiative(conn, lon=DAM[0], lat=DAM[1], name="Buurtkamer bij de Dam (test)")
         dam = conn.execute(text(
             "SELECT code FROM buurt WHERE jaar = 2024 AND ST_Contains(geom, "
-            "ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 28992))"), {"lon": DAM[0], "lat": DAM[1]}).scalar()
+            "ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 28992))"),
+            {"lon": DAM[0], "lat": DAM[1]}).scalar()
         far = conn.execute(text(
             "SELECT code FROM buurt WHERE jaar = 2024 AND gemeentecode = 'GM0363' AND aantal_inwoners >= 1000 "
             "ORDER BY ST_Distance(geom, (SELECT geom FROM buurt WHERE jaar = 2024 AND code = :dam)) DESC LIMIT 1"),

@@ -163,6 +163,26 @@ def test_one_unreadable_value_loads_nothing(amsterdam_2023, runner_env, tmp_path
     assert scalar(amsterdam_2023, "SELECT version FROM data_version") == version
 
 
+def test_a_code_given_twice_loads_nothing(amsterdam_2023, runner_env, tmp_path):
+    rows = statline_rows()
+    rows[6][4] = "BU0363AA01"  # BU0363AA03's row now has BU0363AA01's code
+    before = fingerprint(amsterdam_2023)
+    result = run(amsterdam_2023, runner_env, write_csv(tmp_path / "kwb.csv", rows), "--year", "2023")
+    assert result.exit_code == 1 and "rij 7: code BU0363AA01 stond al in rij 5" in result.output
+    assert fingerprint(amsterdam_2023) == before
+
+
+def test_the_first_code_column_in_the_documented_order_counts(fresh_db_url, runner_env, tmp_path):
+    """A table with both the buurt's and its gemeente's code (made-up figure): the buurtcode is the code."""
+    path = write_csv(tmp_path / "t.csv", [["gemeentecode", "Codering_3", "buurtcode", "aantal_inwoners"],
+                                          ["GM0308", "BU03080000", "BU03080000", "3000"]])
+    result = run(fresh_db_url, runner_env, path, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "codes uit kolom 'buurtcode'" in result.output
+    assert "genegeerde kolommen: 'gemeentecode', 'Codering_3'" in result.output
+    assert "buurt: 1 zouden worden bijgewerkt" in result.output
+
+
 @pytest.mark.parametrize("kind", ["xlsx", "windows-1252"])
 def test_excel_and_dutch_excel_csv_read_the_same(amsterdam_2023, runner_env, tmp_path, kind):
     """Dutch Excel writes CSV in Windows-1252 with ';' and decimal commas; a workbook keeps numbers as numbers.

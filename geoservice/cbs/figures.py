@@ -180,7 +180,7 @@ def load_cbs_figures(engine: Engine, path: str | Path, *, year: int | None = Non
                 wanted = {code: values for (lvl, code), (_row, values) in figures.items() if lvl == level}
                 if not wanted:
                     continue
-                current = queries.current_figures(conn, level, jaar, list(wanted), fields)
+                current = queries.current_figures(conn, level, jaar, list(wanted), fields, lock=not dry_run)
                 unmatched += [(figures[level, code][0], code) for code in wanted if code not in current]
                 if not current:
                     continue

@@ -41,8 +41,10 @@ def stored_kerncijfer_keys(conn, jaar: int, candidates: list[str]) -> set[str]:
     return found
 
 
-def current_figures(conn, level: str, jaar: int, codes: list[str], fields: list[str]) -> dict[str, dict]:
-    """code -> {field: value or None} for the areas of `level` and `jaar` among `codes` (missing codes left out)."""
+def current_figures(conn, level: str, jaar: int, codes: list[str], fields: list[str], *,
+                    lock: bool = False) -> dict[str, dict]:
+    """code -> {field: value or None} for the areas of `level` and `jaar` among `codes` (missing codes left out);
+    with lock, those rows stay locked until the transaction ends (the values compared are the values replaced)."""
     if not codes:
         return {}
     selects = [f"a.{name}" if name in FIGURE_COLUMNS else f"a.kerncijfers -> CAST(:k{i} AS text)"
@@ -50,7 +52,8 @@ def current_figures(conn, level: str, jaar: int, codes: list[str], fields: list[
     params = {"jaar": jaar, "codes": codes, **{f"k{i}": name for i, name in enumerate(fields)}}
     rows = conn.execute(text(
         f"SELECT a.code{''.join(', ' + s for s in selects)} FROM {_table(level)} AS a "
-        f"WHERE a.jaar = :jaar AND a.code = ANY(CAST(:codes AS text[]))"), params).all()
+        f"WHERE a.jaar = :jaar AND a.code = ANY(CAST(:codes AS text[])){' FOR UPDATE' if lock else ''}"),
+        params).all()
     return {row[0]: dict(zip(fields, row[1:])) for row in rows}
 
 

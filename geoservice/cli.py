@@ -9,44 +9,9 @@ from pathlib import Path
 
 import click
 
+from .commands._database import current_settings, ensure_database
 from .config import Settings
 from .errors import GeoserviceError
-
-
-def _settings() -> Settings:
-    return Settings.from_env()
-
-
-def ensure_database(settings: Settings, echo=click.echo) -> str:
-    """The database URL, with the embedded cluster started and the schema up to date."""
-    from . import db
-    from .localdb import LocalCluster
-
-    if settings.uses_embedded_db:
-        cluster = LocalCluster(settings)
-        if cluster.start():
-            echo(f"Lokale PostGIS gestart in {cluster.datadir}")
-        url = cluster.url()
-    else:
-        url = settings.database_url
-    db.upgrade(url)
-    _refresh_kept_figures(db, url, echo)
-    return url
-
-
-def _refresh_kept_figures(db, url: str, echo) -> None:
-    """The gap analysis' figures kept on write, up to date: a migration that adds such a table marks it all
-    stale, and a writer outside this service (a script, a restore) may have left marks. Nothing marked: a no-op."""
-    from .queries.gaps import refresh_kept
-
-    engine = db.make_engine(url)
-    try:
-        with engine.begin() as conn:
-            coverage, counts = refresh_kept(conn)
-    finally:
-        engine.dispose()
-    if (coverage and coverage.full) or (counts and counts.full):
-        echo("Kengetallen van de gebiedsanalyse opnieuw berekend.")
 
 
 class GeoserviceGroup(click.Group):
@@ -82,7 +47,7 @@ def _cluster_or_explain(settings: Settings):
 @db.command("start")
 def db_start() -> None:
     """Start the embedded PostGIS cluster (creating it on first use); safe to run twice."""
-    cluster = _cluster_or_explain(_settings())
+    cluster = _cluster_or_explain(current_settings())
     if cluster:
         started = cluster.start()
         click.echo(("Gestart" if started else "Draait al") + f": {cluster.datadir}")
@@ -91,7 +56,7 @@ def db_start() -> None:
 @db.command("stop")
 def db_stop() -> None:
     """Stop the embedded PostGIS cluster."""
-    cluster = _cluster_or_explain(_settings())
+    cluster = _cluster_or_explain(current_settings())
     if cluster:
         click.echo("Gestopt." if cluster.stop() else "Draaide niet.")
 
@@ -99,7 +64,7 @@ def db_stop() -> None:
 @db.command("status")
 def db_status() -> None:
     """Show whether the database runs, where it lives and which CBS year is active."""
-    settings = _settings()
+    settings = current_settings()
     if settings.uses_embedded_db:
         from .localdb import LocalCluster
 
@@ -122,13 +87,13 @@ def db_url() -> None:
     """Print the SQLAlchemy URL the service uses."""
     from .localdb import database_url
 
-    click.echo(database_url(_settings(), start=False))
+    click.echo(database_url(current_settings(), start=False))
 
 
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Bring the schema up to date (Alembic); starts the embedded database if needed."""
-    ensure_database(_settings())
+    ensure_database(current_settings())
     click.echo("Schema is bijgewerkt.")
 
 
@@ -140,7 +105,7 @@ def db_dump(file: Path, force: bool) -> None:
     from . import backup
     from .localdb import database_url
 
-    settings = _settings()
+    settings = current_settings()
     if file.exists() and not force:
         raise click.UsageError(f"{file} bestaat al; kies een andere naam of gebruik --force.")
     tools = backup.client_tools(settings.uses_embedded_db)
@@ -157,7 +122,7 @@ def db_restore(file: Path, yes: bool) -> None:
     from . import backup
     from .localdb import database_url
 
-    settings = _settings()
+    settings = current_settings()
     tools = backup.client_tools(settings.uses_embedded_db)
     info = backup.inspect(file, tools)  # refuse a wrong file before asking anything
     click.echo(info.describe())
@@ -184,7 +149,7 @@ def load_cbs(paths, year, from_pdok, gemeenten, activate) -> None:
     from .cbs.loader import load_cbs as load, shipped_files
     from .params import parse_cbs_code
 
-    settings = _settings()
+    settings = current_settings()
     if from_pdok and paths:
         raise click.UsageError("Geef bestanden óf --from-pdok, niet allebei.")
     if from_pdok and not year:
@@ -228,12 +193,13 @@ def export_group() -> None:
 
 
 def _register_registry_commands() -> None:
-    from .commands import demo, gaps, initiatives, outreach, partners
+    from .commands import cbs_figures, demo, gaps, initiatives, outreach, partners
 
     import_group.add_command(initiatives.import_initiatives)
     import_group.add_command(partners.import_partners)
     export_group.add_command(initiatives.export_initiatives)
     export_group.add_command(partners.export_partners)
+    main.add_command(cbs_figures.load_cbs_figures)
     main.add_command(demo.demo)
     main.add_command(gaps.gaps)
     main.add_command(outreach.outreach)
@@ -254,7 +220,7 @@ def serve(host, port, debug) -> None:
     """Serve the map and the API (starts the embedded database if needed)."""
     from . import create_app
 
-    settings = _settings()
+    settings = current_settings()
     ensure_database(settings)
     settings = settings.with_(host=host or settings.host, port=port or settings.port)
     app = create_app(settings)

@@ -35,9 +35,24 @@ def test_population_and_active_year(shared_db_url):
     assert scalar(shared_db_url, "SELECT sum(aantal_inwoners) FROM buurt WHERE gemeentecode = 'GM0308'") == 25065
     assert scalar(shared_db_url, "SELECT sum(aantal_inwoners) FROM wijk") == 17942715
     assert scalar(shared_db_url, "SELECT jaar FROM cbs_jaar WHERE is_active") == 2024
-    # Amsterdam's buurten carry no population; their wijk parents are derived from the codes.
+    # Amsterdam's buurten carry the CBS inhabitants (all but BU0363MK06, which has no CBS figure);
+    # their wijk parents are derived from the codes.
     assert scalar(shared_db_url, "SELECT count(*) FROM buurt WHERE gemeentecode = 'GM0363' "
-                                 "AND aantal_inwoners IS NULL AND wijkcode = 'WK' || substr(code, 3, 6)") == 518
+                                 "AND wijkcode = 'WK' || substr(code, 3, 6)") == 518
+    assert scalar(shared_db_url, "SELECT string_agg(code, ',') FROM buurt WHERE gemeentecode = 'GM0363' "
+                                 "AND aantal_inwoners IS NULL") == "BU0363MK06"
+    assert scalar(shared_db_url, "SELECT sum(aantal_inwoners) FROM buurt WHERE gemeentecode = 'GM0363'") == 931300
+
+
+def test_amsterdams_inhabitants_are_the_shipped_cbs_table(shared_db_url):
+    """Every Amsterdam buurt has exactly the figure of its buurtcode in the shipped StatLine 85984NED table."""
+    import csv
+
+    with (DATA / "buurten_2024_inwoners.csv").open(newline="", encoding="utf-8") as f:
+        table = {row["nhood_id"]: int(row["population"]) for row in csv.DictReader(f)}
+    stored = scalar(shared_db_url, "SELECT json_object_agg(code, aantal_inwoners) FROM buurt "
+                                   "WHERE jaar = 2024 AND gemeentecode = 'GM0363'")
+    assert len(stored) == 518 and stored == {code: table.get(code) for code in stored}
 
 
 def test_geometries_are_valid_multipolygons_in_rd(shared_db_url):

@@ -111,8 +111,12 @@ def test_a_unit_under_the_minimum_population_is_low_population(fresh_db_url, eng
     assert default["BU03080501"]["aantal_inwoners"] == 70  # Verspreide huizen Lage Vuursche
     assert default["BU03080501"]["status"] == "white_spot"
     assert [c for c, u in stricter.items() if u["status"] == "low_population"] == ["BU03080501"]
-    # Amsterdam's buurten are shipped without population: unknown, whatever else is true
-    assert len(amsterdam) == 518 and {u["status"] for u in amsterdam.values()} == {"unknown"}
+    # Amsterdam's buurten carry CBS inhabitants, except BU0363MK06: only that one is unknown
+    assert len(amsterdam) == 518
+    assert [c for c, u in amsterdam.items() if u["status"] == "unknown"] == ["BU0363MK06"]
+    assert amsterdam["BU0363MK06"]["aantal_inwoners"] is None
+    assert {c for c, u in amsterdam.items() if u["status"] == "low_population"} == {
+        c for c, u in amsterdam.items() if u["aantal_inwoners"] is not None and u["aantal_inwoners"] < 50}
 
 
 def test_half_coverage_is_enough_and_a_partners_areas_are_united(fresh_db_url, engine_for):

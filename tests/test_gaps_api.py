@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 
 import pytest
 from openapi_schema_validator import OAS30Validator
 from shapely.geometry import shape
 
 from geoservice.analysis.gaps import SUMMARY_COLUMNS, UNIT_COLUMNS
+
+from sqlalchemy import text
 
 from .helpers import BUURT_GEOM, add_partner, add_service_area, make_initiative
 
@@ -204,3 +207,35 @@ def test_units_can_be_simplified_for_a_map_zoom(gaps_client):
         assert simplified.is_valid and simplified.hausdorff_distance(exact) < 2 * tolerance_deg
     refused = gaps_client.get("/api/v1/gaps?gemeente=GM0308&zoom=23")
     assert refused.status_code == 400 and refused.get_json()["code"] == "InvalidParameterValue"
+
+
+DAM = (4.8930, 52.3731)  # lon, lat
+
+
+def test_amsterdams_buurten_have_cbs_inhabitants_and_real_statuses(fresh_db_url, engine_for, app_for):
+    """Amsterdam at buurt level shows CBS inhabitants and every kind of status, not 'onbekend' everywhere.
+
+    Test data: one initiative at the Dam, one partner serving the Dam's buurt and the populous buurt farthest away."""
+    with engine_for(fresh_db_url).begin() as conn:
+        make_initiative(conn, lon=DAM[0], lat=DAM[1], name="Buurtkamer bij de Dam (test)")
+        dam = conn.execute(text(
+            "SELECT code FROM buurt WHERE jaar = 2024 AND ST_Contains(geom, "
+            "ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 28992))"),
+            {"lon": DAM[0], "lat": DAM[1]}).scalar()
+        far = conn.execute(text(
+            "SELECT code FROM buurt WHERE jaar = 2024 AND gemeentecode = 'GM0363' AND aantal_inwoners >= 1000 "
+            "ORDER BY ST_Distance(geom, (SELECT geom FROM buurt WHERE jaar = 2024 AND code = :dam)) DESC LIMIT 1"),
+            {"dam": dam}).scalar()
+        partner = add_partner(conn, "Buurtwerk Amsterdam (test)")
+        add_service_area(conn, partner, "Dam", BUURT_GEOM, code=dam)
+        add_service_area(conn, partner, "Ver weg", BUURT_GEOM, code=far)
+    response = app_for(fresh_db_url).test_client().get("/api/v1/gaps?gemeente=GM0363&level=buurt")
+    assert response.status_code == 200
+    units = {f["properties"]["code"]: f["properties"] for f in response.get_json()["features"]}
+    populated = [u["aantal_inwoners"] for u in units.values() if u["aantal_inwoners"] is not None]
+    assert len(units) == 518 and len(populated) >= 517
+    assert sum(populated) == pytest.approx(931_300, rel=0.01)
+    statuses = Counter(u["status"] for u in units.values())
+    assert (units[dam]["status"], units[far]["status"]) == ("ok", "no_initiative")
+    assert units["BU0363MK06"]["status"] == "unknown" and statuses["unknown"] == 1
+    assert statuses["no_support"] >= 1 and statuses["white_spot"] > 400

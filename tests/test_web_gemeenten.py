@@ -416,17 +416,19 @@ def test_dashboard_form_has_labelled_controls(client):
     assert "Niveau" not in [legend.text for legend in parse(client.get("/gemeente/GM0344")).find_all("legend")]
 
 
-def test_amsterdam_dashboard_is_small_and_points_to_the_wijken(client):
+def test_amsterdam_dashboard_is_small_and_shows_its_buurten_inhabitants(client):
     response = client.get("/gemeente/GM0363")
     print(f"/gemeente/GM0363: {len(response.data):,} bytes of HTML")
     assert response.status_code == 200
     assert len(response.data) <= DASHBOARD_MAX_BYTES
     page = parse(response)
     assert len(table_rows(page)) == 518
-    # Amsterdam's buurten have no population in the shipped data: the page says so and links to the wijken
-    notice = page.find("p", "notice")
-    assert "geen inwoners bekend" in notice.text
-    assert query(notice.find("a").attrs["href"])["level"] == ["wijk"]
+    # Amsterdam's buurten carry their CBS inhabitants: real key figures, no notice that they are unknown
+    figures = {li.text.split(" ", 1)[1].strip(): li.find("span", "value").text
+               for li in page.find("ul", "key-numbers").find_all("li")}
+    assert figures["inwoners"] == "931.300"
+    assert "onbekend" not in figures.values()
+    assert page.find("p", "notice") is None or "geen inwoners bekend" not in page.find("p", "notice").text
 
 
 @pytest.mark.parametrize("raw", ["gm0363", "Amsterdam", " amsterdam"])

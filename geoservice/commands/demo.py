@@ -11,10 +11,10 @@ import click
 def demo(clear: bool, seed: int) -> None:
     """Load a demo set of initiatives and partners (all marked 'voorbeeld'); idempotent."""
     from .. import db
-    from ..cli import _settings, ensure_database
+    from ._database import current_settings, ensure_database
     from ..demo import clear_demo, load_demo
 
-    engine = db.make_engine(ensure_database(_settings()))
+    engine = db.make_engine(ensure_database(current_settings()))
     try:
         if clear:
             removed = clear_demo(engine)

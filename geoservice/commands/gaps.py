@@ -57,7 +57,7 @@ def gaps(gemeente, national, level, walk_m, min_inwoners, kinds, themes, partner
     """
     from .. import db as dbmod
     from ..analysis import gaps as analysis
-    from ..cli import ensure_database
+    from ._database import ensure_database
     from ..config import Settings
     from ..queries import gaps as queries
 

@@ -33,7 +33,7 @@ def import_initiatives(file: Path, source, default_kind, default_themes, dry_run
     Rows are numbered as in a spreadsheet (the header is row 1); GeoJSON features from 1.
     """
     from .. import db as dbmod
-    from ..cli import ensure_database
+    from ._database import ensure_database
     from ..config import Settings
     from ..imports.initiatives import import_initiatives as run_import, parse_defaults
 
@@ -69,7 +69,7 @@ def import_initiatives(file: Path, source, default_kind, default_themes, dry_run
 def export_initiatives(fmt: str, output: Path | None, statuses: tuple[str, ...]) -> None:
     """Export initiatives as CSV, GeoJSON or HSDS (published ones unless --status says otherwise)."""
     from .. import db as dbmod
-    from ..cli import ensure_database
+    from ._database import ensure_database
     from ..config import Settings
     from ..exports import render, select_initiatives, statuses_for
 

@@ -80,7 +80,7 @@ def outreach(partner, gemeente, cluster_m, reach_m, include_no_support, level, w
     from .. import db as dbmod
     from ..analysis.gaps import make_params
     from ..analysis.outreach import outreach_collection
-    from ..cli import ensure_database
+    from ._database import ensure_database
     from ..config import Settings
 
     if (partner is None) == (gemeente is None):

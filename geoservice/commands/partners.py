@@ -19,7 +19,7 @@ def import_partners(file: Path, dry_run: bool) -> None:
     Any invalid partner or service area stops the import: then nothing is saved.
     """
     from .. import db as dbmod
-    from ..cli import ensure_database
+    from ._database import ensure_database
     from ..config import Settings
     from ..imports.partners import import_partners as run_import
 
@@ -50,7 +50,7 @@ def export_partners(fmt: str, output: Path | None, with_demo: bool) -> None:
     Importing the file again changes nothing; edit it and import it to change partners in bulk.
     """
     from .. import db as dbmod
-    from ..cli import ensure_database
+    from ._database import ensure_database
     from ..config import Settings
     from ..partner_export import partner_documents, render
 

@@ -16,9 +16,9 @@ def _transaction():
     from sqlalchemy.orm import Session
 
     from .. import db
-    from ..cli import _settings, ensure_database
+    from ._database import current_settings, ensure_database
 
-    engine = db.make_engine(ensure_database(_settings(), echo=lambda m: click.echo(m, err=True)))
+    engine = db.make_engine(ensure_database(current_settings(), echo=lambda m: click.echo(m, err=True)))
     try:
         with Session(engine, expire_on_commit=False) as session, session.begin():
             yield session

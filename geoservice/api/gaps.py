@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import request
 
 from ..analysis import gaps as analysis
+from ..analysis import need as need_analysis
 from ..db import get_session
 from ..errors import InvalidParameter
 from ..params import parse_choice, parse_int
@@ -21,10 +22,11 @@ ZOOM = {"default": 8, "minimum": 0, "maximum": 22}  # web-map zoom the summary's
 
 
 def gap_params(args) -> analysis.GapParams:
-    """The analysis settings of a request: level, walk_m, min_inwoners, kind, theme, partner_services."""
+    """The analysis settings of a request: level, walk_m, min_inwoners, kind, theme, partner_services, need."""
     return analysis.make_params(
         level=args.get("level"), walk_m=args.get("walk_m"), min_inwoners=args.get("min_inwoners"),
-        kinds=args.getlist("kind"), themes=args.getlist("theme"), partner_services=args.getlist("partner_services"))
+        kinds=args.getlist("kind"), themes=args.getlist("theme"), partner_services=args.getlist("partner_services"),
+        need=args.getlist("need") or None)
 
 
 @api.get("/gaps")
@@ -44,9 +46,9 @@ def gaps():
     code = analysis.require_gemeente(session, jaar, raw)
     tolerance = area_queries.zoom_tolerance_m(zoom) if zoom is not None else None
     units = analysis.gap_units(session, params, gemeente=code, with_geometry=output == "geojson",
-                               simplify_m=tolerance)
+                               simplify_m=tolerance, with_nearest=True)
     if output == "csv":
-        return csv_response(list(analysis.UNIT_COLUMNS), units, f"witte-vlekken-{code}.csv")
+        return csv_response([*analysis.UNIT_COLUMNS, *analysis.NEAREST_COLUMNS], units, f"witte-vlekken-{code}.csv")
     used = {**analysis.parameters(params, jaar), "gemeente": code}
     if zoom is not None:
         used["zoom"] = zoom
@@ -80,3 +82,13 @@ def gaps_summary():
             status_labels=analysis.STATUS_LABELS, numberReturned=len(features)), GEOJSON)
     return respond({"parameters": used, "status_labels": analysis.STATUS_LABELS, "numberReturned": len(rows),
                     "gemeenten": rows})
+
+
+@api.get("/gaps/indicators")
+def gaps_indicators():
+    """The need indicators: their CBS fields and direction, and per level how many units of the active year have each."""
+    session = get_session()
+    jaar = analysis.require_year(session)
+    return respond({"cbs_jaar": jaar, "high_score": need_analysis.HIGH_SCORE,
+                    "default_need": need_analysis.need_text(need_analysis.DEFAULT_NEED),
+                    "indicators": need_analysis.indicators(session, jaar)})

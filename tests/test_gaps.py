@@ -353,7 +353,7 @@ def test_the_finest_level_per_gemeente(shared_db_url, engine_for):
     assert {u["level"] for u in baarn_wijken} == {"wijk"}
     assert len(national) == 21 + 518 + wijken
     assert [u["code"] for u in national] == sorted(u["code"] for u in national)
-    assert list(national[0]) == list(UNIT_COLUMNS)
+    assert list(national[0]) == [*UNIT_COLUMNS, "need_scores"]
 
 
 def test_geometry_is_wgs84_geojson(shared_db_url, engine_for):

@@ -72,7 +72,7 @@ def parse_need(raw) -> tuple[tuple[str, float], ...]:
 
 def _weight(key: str, raw: str) -> float:
     try:
-        value = float(raw.strip().replace(",", "."))
+        value = float(raw.strip())
     except ValueError:
         value = float("nan")
     if not 0 <= value <= MAX_WEIGHT:  # also false for nan
@@ -153,13 +153,14 @@ def add_need(conn, jaar: int, units: list[dict], need: tuple[tuple[str, float], 
                 if requested & wijk.keys():
                     used, source = wijk, "wijk"
         value = weighted(used, need)
+        counted = {key: round(used[key], NEED_DECIMALS) for key, _ in need if key in used}
         unit["need"] = None if value is None else round(value, NEED_DECIMALS)
         unit["need_source"] = source if value is not None else None
-        unit["need_scores"] = {key: round(used[key], NEED_DECIMALS) for key, _ in need if key in used}
-        unit["need_reasons"] = reasons(unit["need_scores"])
+        unit["need_reasons"] = reasons(counted)
         unit["priority"] = (round(unit["aantal_inwoners"] * value, PRIORITY_DECIMALS)
                             if unit["status"] == "white_spot" and value is not None and unit["aantal_inwoners"]
                             else None)
+        unit["need_scores"] = counted
 
 
 def reasons(scores: dict[str, float]) -> str:

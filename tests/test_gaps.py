@@ -19,8 +19,8 @@ from pyproj import Transformer
 from shapely import wkb
 from sqlalchemy import text
 
-from geoservice.analysis.gaps import (STATUSES, SUMMARY_COLUMNS, UNIT_COLUMNS, GapParams, check_params,
-                                      gap_units, gemeente_summaries, make_params, status_of)
+from geoservice.analysis.gaps import (STATUSES, SUMMARY_COLUMNS, SUMMARY_CSV_COLUMNS, UNIT_COLUMNS, GapParams,
+                                      check_params, gap_units, gemeente_summaries, make_params, status_of)
 from geoservice.cli import main
 from geoservice.db import make_engine
 from geoservice.errors import InvalidParameter, NotFound, ServiceUnavailable
@@ -501,7 +501,7 @@ def test_cli_national(shared_db_url, runner_env):
     assert first.startswith("GM0363")  # Amsterdam: 518 buurten, the most units
     as_csv = _run(shared_db_url, runner_env, "--national", "--format", "csv", "--sort", "naam")
     rows = list(csv.DictReader(io.StringIO(as_csv.output)))
-    assert len(rows) == 343 and list(rows[0]) == list(SUMMARY_COLUMNS)
+    assert len(rows) == 343 and list(rows[0]) == list(SUMMARY_CSV_COLUMNS)
     assert [r["naam"].casefold() for r in rows] == sorted(r["naam"].casefold() for r in rows)
 
 

@@ -40,7 +40,7 @@ def expected_rows(features: list[dict]) -> list[dict]:
             "unit_codes": ";".join(u["code"] for u in units), "unit_names": ";".join(u["naam"] for u in units),
             "unit_statuses": ";".join(u["status"] for u in units),
             "unit_needs": ";".join("" if u["need"] is None else repr(u["need"]) for u in units),
-            "gemeentecodes": ";".join(dict.fromkeys(u["gemeentecode"] for u in units)),
+            "gemeentecodes": ";".join(dict.fromkeys(u["gemeentecode"] for u in units)), "demo_data": "false",
         })
     return rows
 

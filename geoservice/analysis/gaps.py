@@ -23,6 +23,7 @@ from ..errors import InvalidParameter, NotFound, ServiceUnavailable
 from ..params import parse_code_of_level, parse_int, parse_terms_param
 from ..queries import gaps as queries
 from ..queries import need as need_queries
+from ..queries import trust as trust_queries
 from ..queries.areas import active_year
 from ..queries.common import data_version
 from ..vocab import INITIATIVE_KINDS, SERVICES, THEMES
@@ -43,6 +44,8 @@ UNIT_COLUMNS = ("code", "level", "naam", "gemeentecode", "wijkcode", "aantal_inw
                 "need", "need_source", "need_reasons", "priority")
 # with_nearest (one gemeente's answers and downloads): the nearest counted initiative by name
 NEAREST_COLUMNS = ("nearest_initiative", "nearest_initiative_id")
+DEMO_COLUMN = "demo_data"  # downloads: true when example initiatives or partners are counted (analysis.examples)
+UNIT_CSV_COLUMNS = (*UNIT_COLUMNS, *NEAREST_COLUMNS, DEMO_COLUMN)
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,9 @@ SUMMARY_COLUMNS = (
     "gemeentecode", "naam", "level", "units", "aantal_inwoners",
     *(f"units_{s}" for s in STATUSES), *(f"inwoners_{s}" for s in COUNTED_STATUSES),
     "white_spot_share", "n_initiatives", "initiatives_per_1000", "partners_active", "priority_total",
+    "no_initiative_nearby_share", "n_initiatives_outside", "n_initiatives_example", "partners_active_example",
 )
+SUMMARY_CSV_COLUMNS = (*SUMMARY_COLUMNS, DEMO_COLUMN)
 SORT_KEYS = SUMMARY_COLUMNS
 TEXT_KEYS = ("gemeentecode", "naam", "level")  # ascending by default; figures descending
 
@@ -221,7 +226,11 @@ def gemeente_summaries(conn, params: GapParams, *, gemeente: str | None = None, 
 
     aantal_inwoners: of the units with a known population; white_spot_share: white-spot inhabitants
     divided by that; initiatives_per_1000: initiatives in those units per 1,000 of their inhabitants;
-    partners_active: counting partners with a service area overlapping the gemeente. Gemeenten without
+    partners_active: counting partners with a service area overlapping the gemeente; n_initiatives: the
+    counted initiatives whose CBS codes name the gemeente (the same at every level), n_initiatives_outside: those
+    of them in none of its units of the level; *_example: how many of those are demo or benchmark rows;
+    no_initiative_nearby_share: inhabitants of units with no initiative within walk_m, whatever the partners
+    do; priority_total: the sum of the units' priority. Gemeenten without
     units (e.g. level=buurt where none are loaded) have zeros. Nulls sort last either way.
     """
     if sort not in SORT_KEYS:
@@ -240,11 +249,22 @@ def gemeente_summaries(conn, params: GapParams, *, gemeente: str | None = None, 
 def _summaries(conn, jaar: int, params: GapParams, code: str | None) -> list[dict]:
     units = gap_units(conn, params, gemeente=code)
     active = queries.partners_active(conn, jaar, params.partner_services, code)
+    active_examples = trust_queries.example_partners_active(conn, jaar, params.partner_services, code)
+    initiatives = trust_queries.initiatives_per_gemeente(conn, jaar, params.kinds, params.themes, code)
     by_gemeente: dict[str, list[dict]] = {}
     for unit in units:
         by_gemeente.setdefault(unit["gemeentecode"], []).append(unit)
-    return [_summary(g["code"], g["naam"], by_gemeente.get(g["code"], []), active.get(g["code"], 0))
-            for g in queries.gemeenten(conn, jaar, code)]
+    rows = []
+    for g in queries.gemeenten(conn, jaar, code):
+        row = _summary(g["code"], g["naam"], by_gemeente.get(g["code"], []), active.get(g["code"], 0))
+        counted = initiatives.get(g["code"], {"n": 0, "n_example": 0})
+        # every initiative once, by the gemeente its CBS codes name: the same at buurt and at wijk level
+        row["n_initiatives_outside"] = max(counted["n"] - row["n_initiatives"], 0)
+        row["n_initiatives"] = max(counted["n"], row["n_initiatives"])
+        row["n_initiatives_example"] = counted["n_example"]
+        row["partners_active_example"] = active_examples.get(g["code"], 0)
+        rows.append(row)
+    return rows
 
 
 class SummaryCache:
@@ -295,6 +315,10 @@ def _summary(code: str, naam: str | None, units: list[dict], partners_active: in
     row["partners_active"] = partners_active
     row["priority_total"] = round(sum(u["priority"] for u in units if u.get("priority") is not None),
                                   need_analysis.PRIORITY_DECIMALS)
+    # whatever the partners do: the people with no initiative within walking distance
+    far = sum(u["aantal_inwoners"] for u in known if u["n_nearby"] == 0)
+    row["no_initiative_nearby_share"] = round(far / inwoners, 4) if inwoners else None
+    row["n_initiatives_outside"] = row["n_initiatives_example"] = row["partners_active_example"] = 0
     return row
 
 
@@ -317,11 +341,22 @@ def sort_rows(rows: list[dict], key: str, descending: bool) -> list[dict]:
 
 # --- output ---------------------------------------------------------------------------------------
 
-def units_geojson(units: list[dict], parameters_used: dict, gemeente: dict | None = None) -> dict:
-    """A GeoJSON FeatureCollection of units (from gap_units with geometry) with the parameters used."""
+def units_geojson(units: list[dict], parameters_used: dict, gemeente: dict | None = None,
+                  demo: dict | None = None) -> dict:
+    """A GeoJSON FeatureCollection of units (from gap_units with geometry) with the parameters used.
+
+    demo: examples.example_figures (whether example data is counted, and the note saying so); also a property
+    demo_data on every feature, as the CSV has a column."""
     features = [{"type": "Feature", "id": u["code"],
                  "geometry": json.loads(u["geometry"]) if u.get("geometry") else None,
                  "properties": {**{name: u[name] for name in UNIT_COLUMNS}, "need_scores": u["need_scores"],
-                                **{name: u[name] for name in NEAREST_COLUMNS if name in u}}} for u in units]
-    return {"type": "FeatureCollection", "parameters": parameters_used, "gemeente": gemeente,
+                                **{name: u[name] for name in NEAREST_COLUMNS if name in u},
+                                **({"demo_data": demo["demo_data"]} if demo is not None else {})}} for u in units]
+    body = {"type": "FeatureCollection", "parameters": parameters_used, "gemeente": gemeente,
             "status_labels": STATUS_LABELS, "numberReturned": len(features), "features": features}
+    return {**body, "demo": demo} if demo is not None else body
+
+
+def with_demo_flag(rows: list[dict], demo: dict) -> list[dict]:
+    """The rows with a demo_data column (the same for all: example data anywhere can count in any figure)."""
+    return [{**row, "demo_data": demo["demo_data"]} for row in rows]

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 from ..errors import InvalidParameter, NotFound
 from ..params import parse_choice, parse_code_of_level
 from ..queries import outreach as queries
-from . import gaps
+from . import examples, gaps
 from .gaps import GapParams, gap_units
 
 CLUSTER_M = {"default": 500, "minimum": 0, "maximum": 10_000}
@@ -68,11 +68,27 @@ def outreach_regions(conn: Connection, *, partner: int | None = None, gemeente: 
     gemeente = _one_of(partner, gemeente)
     _check_range("cluster_m", cluster_m, CLUSTER_M)
     _check_range("reach_m", reach_m, REACH_M)
+    # Once per data version: a partner's page and its map layer (GeoJSON) ask the same regions one after the
+    # other. Always made with their outlines, which the page leaves out.
+    key = (partner, gemeente, cluster_m, reach_m if partner is not None else None, include_no_support, params)
+    regions = REGIONS.get(conn, key, lambda: _regions(conn, partner, gemeente, cluster_m, reach_m,
+                                                      include_no_support, params))
+    if not with_geometry:
+        for region in regions:
+            region["geometry"] = None
+    return regions
+
+
+REGIONS = gaps.SummaryCache(size=64)  # per database, data version and question, in this process
+
+
+def _regions(conn: Connection, partner: int | None, gemeente: str | None, cluster_m: int, reach_m: int,
+             include_no_support: bool, params: GapParams) -> list[dict]:
     wanted = selected_statuses(include_no_support)
     units = [u for u in _candidate_units(conn, partner, gemeente, reach_m, params) if u["status"] in wanted]
     by_code = {u["code"]: u for u in units}
     regions = queries.cluster_regions(conn, [(u["code"], u["level"]) for u in units], cluster_m=cluster_m,
-                                      with_geometry=with_geometry, priorities=[u["priority"] for u in units])
+                                      with_geometry=True, priorities=[u["priority"] for u in units])
     for region in regions:
         members = sorted((by_code[code] for code in region.pop("codes")),
                          key=lambda u: (-(u["priority"] or 0), -(u["aantal_inwoners"] or 0), u["code"]))
@@ -102,14 +118,14 @@ def outreach_collection(conn: Connection, *, partner: int | None = None, gemeent
                        "units": region["units"]},
     } for region in regions]
     return {"type": "FeatureCollection", "parameters": used, "numberReturned": len(features),
-            "features": features}
+            "demo": examples.example_figures(conn), "features": features}
 
 
 # --- for request handlers and CSV -----------------------------------------------------------------
 
 FLAGS = {"true": True, "1": True, "ja": True, "false": False, "0": False, "nee": False}
 REGION_CSV_COLUMNS = ("rank", "priority", "n_units", "aantal_inwoners", "area_m2", "unit_codes", "unit_names",
-                      "unit_statuses", "unit_needs", "gemeentecodes")
+                      "unit_statuses", "unit_needs", "gemeentecodes", "demo_data")
 
 
 def parse_flag(name: str, raw: str | None) -> bool:
@@ -117,7 +133,7 @@ def parse_flag(name: str, raw: str | None) -> bool:
     return FLAGS[parse_choice(name, raw, tuple(FLAGS), default="false")]
 
 
-def region_rows(regions: list[dict]) -> list[dict]:
+def region_rows(regions: list[dict], demo_data: bool = False) -> list[dict]:
     """One flat row per region (REGION_CSV_COLUMNS): its units' codes, names and statuses as lists in the same
     order (highest priority first), the gemeenten they lie in, and the area in m² to 0.1 m²."""
     rows = []
@@ -130,6 +146,6 @@ def region_rows(regions: list[dict]) -> list[dict]:
             "unit_codes": [u["code"] for u in units], "unit_names": [u["naam"] or "" for u in units],
             "unit_statuses": [u["status"] for u in units],
             "unit_needs": ["" if u["need"] is None else u["need"] for u in units],
-            "gemeentecodes": list(dict.fromkeys(u["gemeentecode"] for u in units)),
+            "gemeentecodes": list(dict.fromkeys(u["gemeentecode"] for u in units)), "demo_data": demo_data,
         })
     return rows

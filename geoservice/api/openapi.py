@@ -289,7 +289,8 @@ def gap_paths() -> dict:
                                   "gescheiden door ;.", terms("Service", "dienst")),
         param("need", "Indicatoren van de behoefte (need) met hun gewicht, bijvoorbeeld ouderen:2,wmo:1; zonder "
                       "gewicht telt 1. Standaard: alle indicatoren met gewicht 1. Zie /api/v1/gaps/indicators.",
-              {"type": "string", "example": "ouderen:2,wmo:1", "description": "Sleutels: " + ", ".join(need.INDICATOR_KEYS)}),
+              {"type": "string", "example": "ouderen:2,wmo:1",
+               "description": "Sleutels: " + ", ".join(need.INDICATOR_KEYS)}),
     ]
     unit_format = param("format", "geojson (standaard) of csv: dezelfde velden, zonder geometrie.",
                         {"type": "string", "enum": list(gaps.UNIT_FORMATS), "default": "geojson"})

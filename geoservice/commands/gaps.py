@@ -6,8 +6,8 @@ import json
 
 import click
 
-from ..analysis.gaps import (LEVELS, MIN_INWONERS, NEAREST_COLUMNS, SORT_KEYS, STATUS_LABELS, STATUSES,
-                             SUMMARY_COLUMNS, UNIT_COLUMNS, WALK_M)
+from ..analysis.gaps import (LEVELS, MIN_INWONERS, SORT_KEYS, STATUS_LABELS, STATUSES, SUMMARY_CSV_COLUMNS,
+                             UNIT_CSV_COLUMNS, WALK_M)
 
 from ..analysis.need import INDICATOR_KEYS
 
@@ -64,6 +64,7 @@ def gaps(gemeente, national, level, walk_m, min_inwoners, kinds, themes, partner
     """
     from .. import db as dbmod
     from ..analysis import gaps as analysis
+    from ..analysis.examples import example_figures
     from ..cli import ensure_database
     from ..config import Settings
     from ..queries import gaps as queries
@@ -88,17 +89,19 @@ def gaps(gemeente, national, level, walk_m, min_inwoners, kinds, themes, partner
                 rows = analysis.gap_units(conn, params, gemeente=code, with_geometry=fmt == "geojson",
                                           with_nearest=True)
                 naam = queries.gemeente_naam(conn, jaar, code)
+            demo = example_figures(conn)
     finally:
         engine.dispose()
     if fmt == "csv":
-        click.echo(_csv(SUMMARY_COLUMNS if national else (*UNIT_COLUMNS, *NEAREST_COLUMNS), rows), nl=False)
+        columns = SUMMARY_CSV_COLUMNS if national else UNIT_CSV_COLUMNS
+        click.echo(_csv(columns, analysis.with_demo_flag(rows, demo)), nl=False)
     elif fmt == "geojson":
-        body = analysis.units_geojson(rows, {**used, "gemeente": code}, {"code": code, "naam": naam})
+        body = analysis.units_geojson(rows, {**used, "gemeente": code}, {"code": code, "naam": naam}, demo)
         click.echo(json.dumps(body, ensure_ascii=False))
-    elif national:
-        click.echo(_national_table(rows, used))
     else:
-        click.echo(_units_table(rows, used, code, naam))
+        click.echo(_national_table(rows, used) if national else _units_table(rows, used, code, naam))
+        if demo["note"]:
+            click.echo("\n" + demo["note"])
 
 
 def _csv(columns, rows: list[dict]) -> str:

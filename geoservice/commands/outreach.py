@@ -52,7 +52,8 @@ def _table(body: dict) -> str:
         units = region["units"]
         shown = ", ".join(f"{u['naam'] or u['code']} ({u['code']})" for u in units[:UNITS_SHOWN])
         more = f" en nog {len(units) - UNITS_SHOWN}" if len(units) > UNITS_SHOWN else ""
-        lines.append(f"{region['rank']:>3}  {_number(region['priority']):>10}  {region['n_units']:>8}  {_number(region['aantal_inwoners']):>10}  "
+        lines.append(f"{region['rank']:>3}  {_number(region['priority']):>10}  {region['n_units']:>8}  "
+                     f"{_number(region['aantal_inwoners']):>10}  "
                      f"{_number(region['area_m2'] / 1e6, 2):>9}  {shown}{more}")
     return "\n".join(lines)
 

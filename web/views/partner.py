@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, render_template, request, url_for
 
+from geoservice.analysis.examples import example_figures
 from geoservice.analysis.outreach import CLUSTER_M, REACH_M, outreach_regions, parse_flag
 from geoservice.db import get_session
 from geoservice.errors import InvalidParameter, NotFound
@@ -116,5 +117,6 @@ def partner(partner_id: int):
         areas=service_area_rows(session, partner_id) if has_areas else [], planning=planning, form=form,
         error=error, regions=regions, spots=spots, reach=REACH_M, cluster=CLUSTER_M, downloads=downloads,
         map=partner_map(found, planning) if has_areas else None, assets=maps.asset_urls(),
+        demo=example_figures(session),
         map_config=maps.map_config(),
     ), status

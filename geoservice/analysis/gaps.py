@@ -14,6 +14,7 @@ come from gap_counts (queries.gaps.refresh_counts) when it is up to date.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections import OrderedDict
@@ -294,7 +295,7 @@ class SummaryCache:
                 self._rows[key] = rows
                 while len(self._rows) > self.size:
                     self._rows.popitem(last=False)
-        return [dict(row) for row in rows]  # callers may change their copy
+        return [copy.copy(row) for row in rows]  # callers may change their copy (of a row: dict or list)
 
 
 NATIONAL_SUMMARIES = SummaryCache()

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from flask import current_app, render_template, request, url_for
 
 from geoservice.analysis.examples import example_figures
+from geoservice.analysis.gaps import SummaryCache
 from geoservice.analysis.outreach import CLUSTER_M, REACH_M, outreach_regions, parse_flag
 from geoservice.db import get_session
 from geoservice.errors import InvalidParameter, NotFound
@@ -75,6 +76,18 @@ def white_spots(session, partner_id: int, regions: list[dict]) -> list[dict]:
     return sorted(units, key=lambda u: (-(u["aantal_inwoners"] or 0), u["code"]))
 
 
+# A partner's regions and the white spots in them, per database and data version (as the regions themselves):
+# a repeat of the page does no spatial work.
+PLANS = SummaryCache(size=64)
+
+
+def _plan(session, partner_id: int, planning: Planning) -> list:
+    regions = outreach_regions(session.connection(), partner=partner_id, reach_m=planning.reach_m,
+                               cluster_m=planning.cluster_m, include_no_support=planning.include_no_support,
+                               with_geometry=False)
+    return [regions, white_spots(session, partner_id, regions)]
+
+
 def partner_map(partner: dict, planning: Planning | None):
     """Its service areas (the view fits to them) and, when the form is valid, the outreach regions."""
     m = maps.new_map(current_app.extensions["geoservice.settings"])
@@ -100,10 +113,8 @@ def partner(partner_id: int):
         # the page comes back with the form and the reason, without regions
         planning, status, error = None, exc.status, exc.description
     if has_areas and planning is not None:
-        regions = outreach_regions(session.connection(), partner=partner_id, reach_m=planning.reach_m,
-                                   cluster_m=planning.cluster_m, include_no_support=planning.include_no_support,
-                                   with_geometry=False)
-        spots = white_spots(session, partner_id, regions)
+        regions, spots = PLANS.get(session, (partner_id, planning.reach_m, planning.cluster_m,
+                                             planning.include_no_support), lambda: _plan(session, partner_id, planning))
     # the form shows what was asked, also when it was refused, so it can be corrected
     form = asdict(planning) if planning else {
         "reach_m": request.args.get("reach_m", ""), "cluster_m": request.args.get("cluster_m", ""),

@@ -90,3 +90,28 @@ def test_partner_page_lists_its_growth_regions_by_priority(outreach_db, app_for)
     rows = _rows(page, "regions")
     priorities = [float(row.split()[1].replace(".", "").replace(",", ".")) for row in rows]
     assert len(rows) >= 2 and priorities == sorted(priorities, reverse=True)
+
+
+# --- in a browser ------------------------------------------------------------------------------------
+
+def test_in_a_browser_the_priority_map_draws_and_the_national_table_fits_1280_px(browser, app):
+    from .browser_support import VIEWPORT, LiveServer, wait_for_layer
+
+    with LiveServer(app) as live:
+        context = browser.new_context(viewport=VIEWPORT, locale="nl-NL")
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{live.url}/gemeente/GM0308?kaart=prioriteit")
+        assert wait_for_layer(page, "units") == 21
+        # every buurt is a white spot here: each filled in one of the priority classes, none in the status red
+        fills = set(page.evaluate("""() => Array.from(document.querySelectorAll('.leaflet-overlay-pane path'))
+                                          .map(p => p.getAttribute('fill'))"""))
+        assert fills and fills <= {"#fef0d9", "#fdcc8a", "#fc8d59", "#d7301f", "#990000"}
+        assert len(fills) >= 3
+        page.goto(f"{live.url}/gemeenten")
+        widths = page.evaluate("""() => { const s = document.querySelector('#tabel .table-scroll');
+                                          return [s.scrollWidth, s.clientWidth]; }""")
+        assert widths[0] <= widths[1], "the national table scrolls sideways at 1280 px"
+        assert errors == []
+        context.close()

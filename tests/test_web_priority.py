@@ -115,3 +115,17 @@ def test_in_a_browser_the_priority_map_draws_and_the_national_table_fits_1280_px
         assert widths[0] <= widths[1], "the national table scrolls sideways at 1280 px"
         assert errors == []
         context.close()
+
+
+def test_partner_need_controls_drive_the_regions_and_the_map(outreach_db, app_for):
+    url, ids = outreach_db
+    client = app_for(url).test_client()
+    weights = "need_ouderen=1&need_alleenwonend=0&need_lage_inkomens=0&need_wmo=0"
+    page = client.get(f"/partner/{ids['baarn']}?cluster_m=300&{weights}").get_data(as_text=True)
+    assert "need=ouderen%3A1" in page  # the map layer and the downloads ask the same
+    api = client.get(f"/api/v1/outreach?partner={ids['baarn']}&cluster_m=300&need=ouderen:1").get_json()
+    shown = [float(row.split()[1].replace(".", "").replace(",", ".")) for row in _rows(page, "regions")]
+    assert shown == [round(f["properties"]["priority"]) for f in api["features"]]
+    default = client.get(f"/api/v1/outreach?partner={ids['baarn']}&cluster_m=300").get_json()
+    assert [f["properties"]["priority"] for f in api["features"]] != [
+        f["properties"]["priority"] for f in default["features"]]

@@ -375,6 +375,7 @@ def gap_schemas() -> dict:
         "nearest_initiative": nullable({**text, "description": "Naam van het dichtstbijzijnde initiatief dat telt "
                                                                "(binnen 50 km)."}),
         "nearest_initiative_id": nullable(integer()),
+        "demo_data": {"type": "boolean", "description": "Tellen er voorbeeldgegevens mee (zie demo)?"},
     }, [name for name in (*analysis.UNIT_COLUMNS, "need_scores")])
     terms_of = {name: {"type": "array", "items": ref(schema)}
                 for name, schema in (("kinds", "InitiativeKind"), ("themes", "Theme"), ("partner_services", "Service"))}
@@ -399,7 +400,19 @@ def gap_schemas() -> dict:
         **counts, "aantal_inwoners": nullable(integer()), "white_spot_share": nullable(share),
         "n_initiatives": integer(), "initiatives_per_1000": nullable(number), "partners_active": integer(),
         "priority_total": {**number, "minimum": 0, "description": "Som van de priority van de gebieden."},
+        "no_initiative_nearby_share": nullable({**share, "description": "Aandeel inwoners in gebieden zonder "
+                                                                        "initiatief binnen walk_m, wat de partners "
+                                                                        "ook doen."}),
+        "n_initiatives_outside": {**integer(minimum=0), "description": "Initiatieven van de gemeente (volgens hun "
+                                                                      "CBS-codes) in geen van haar gebieden."},
+        "n_initiatives_example": {**integer(minimum=0), "description": "Hoeveel van n_initiatives voorbeelden zijn."},
+        "partners_active_example": {**integer(minimum=0),
+                                    "description": "Hoeveel van partners_active voorbeelden zijn."},
     }, [name for name in analysis.SUMMARY_COLUMNS])
+    demo = obj({"initiatives": integer(minimum=0), "initiatives_example": integer(minimum=0),
+                "partners": integer(minimum=0), "partners_example": integer(minimum=0), "demo_data": {"type": "boolean"},
+                "note": nullable({**text, "description": "De zin die pagina's tonen als er voorbeelddata meetelt."})},
+               description="Tellen er voorbeeldgegevens (demo of benchmark) mee in deze cijfers?")
     per_level = obj({"with_figure": integer(minimum=0), "total": integer(minimum=0)})
     indicator = obj({
         "key": vocabulary(need_keys(), ""), "label": text, "description": text,
@@ -415,15 +428,17 @@ def gap_schemas() -> dict:
         "GapUnitCollection": obj({
             "type": {"type": "string", "enum": ["FeatureCollection"]}, "parameters": ref("GapParameters"),
             "gemeente": obj({"code": code, "naam": nullable(text)}), "status_labels": labels,
-            "numberReturned": integer(), "features": {"type": "array", "items": ref("GapUnitFeature")}}),
+            "numberReturned": integer(), "demo": ref("DemoData"),
+            "features": {"type": "array", "items": ref("GapUnitFeature")}}),
+        "DemoData": demo,
         "GapSummary": summary,
         "GapSummaryList": obj({"parameters": ref("GapParameters"), "status_labels": labels, "numberReturned": integer(),
-                               "gemeenten": {"type": "array", "items": ref("GapSummary")}}),
+                               "demo": ref("DemoData"), "gemeenten": {"type": "array", "items": ref("GapSummary")}}),
         "GapSummaryFeature": obj({"type": {"type": "string", "enum": ["Feature"]}, "id": code,
                                   "geometry": ref("MultiPolygon"), "properties": ref("GapSummary")}),
         "GapSummaryCollection": obj({
             "type": {"type": "string", "enum": ["FeatureCollection"]}, "parameters": ref("GapParameters"),
-            "status_labels": labels, "numberReturned": integer(),
+            "status_labels": labels, "numberReturned": integer(), "demo": ref("DemoData"),
             "features": {"type": "array", "items": ref("GapSummaryFeature")}}),
     }
 
@@ -515,7 +530,8 @@ def outreach_schemas() -> dict:
                                 "geometry": ref("MultiPolygon"), "properties": region}),
         "OutreachCollection": obj({
             "type": {"type": "string", "enum": ["FeatureCollection"]}, "parameters": used,
-            "numberReturned": integer(), "features": {"type": "array", "items": ref("OutreachFeature")}}),
+            "numberReturned": integer(), "demo": ref("DemoData"),
+            "features": {"type": "array", "items": ref("OutreachFeature")}}),
     }
 
 

@@ -129,9 +129,11 @@ def read_frames(conn):
         "SELECT w.code, w.aantal_inwoners, w.geom FROM wijk w JOIN cbs_jaar y ON y.jaar = w.jaar AND y.is_active"),
         conn, geom_col="geom")
     # Points as coordinates: about twice as fast as read_postgis parsing 100,000 WKB points.
-    xy = pd.read_sql(text("SELECT id, ST_X(location) AS x, ST_Y(location) AS y FROM initiative "
-                          "WHERE status = 'published'"), conn)
-    points = gpd.GeoDataFrame(xy[["id"]], geometry=gpd.points_from_xy(xy["x"], xy["y"]), crs=units.crs)
+    # with the wijk each one is counted in: that of its CBS codes (queries.areas.assign_initiative_areas)
+    xy = pd.read_sql(text("SELECT i.id, CASE WHEN i.areas_jaar = y.jaar THEN i.wijkcode END AS wijkcode, "
+                          "ST_X(i.location) AS x, ST_Y(i.location) AS y FROM initiative AS i "
+                          "JOIN cbs_jaar AS y ON y.is_active WHERE i.status = 'published'"), conn)
+    points = gpd.GeoDataFrame(xy[["id", "wijkcode"]], geometry=gpd.points_from_xy(xy["x"], xy["y"]), crs=units.crs)
     points = points.rename_geometry("location")
     areas = gpd.read_postgis(text("SELECT partner_id, geom FROM service_area"), conn, geom_col="geom")
     return units, points, areas
@@ -140,15 +142,17 @@ def read_frames(conn):
 def in_memory(units: gpd.GeoDataFrame, points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFrame:
     """The same definitions with geopandas/shapely, all in this process."""
     out = pd.DataFrame(index=units["code"])
-    inside = gpd.sjoin(points, units[["code", "geom"]], predicate="within")
-    out["n_initiatives"] = inside.groupby("code").size().reindex(out.index, fill_value=0)
+    # each initiative counted once, in the wijk its CBS codes name; "inside" the outline decides nearest_m = 0
+    out["n_initiatives"] = points.groupby("wijkcode").size().reindex(out.index, fill_value=0)
+    inside = gpd.sjoin(points, units[["code", "geom"]], predicate="intersects")
+    touching = inside.groupby("code").size().reindex(out.index, fill_value=0)
     near = gpd.sjoin(points, units[["code", "geom"]], predicate="dwithin", distance=WALK_M)
     out["n_nearby"] = near.groupby("code").size().reindex(out.index, fill_value=0)
     # The nearest initiative is 0 m away where one is inside; only the other units need a search.
-    empty = units[units["code"].map(out["n_initiatives"]).eq(0).to_numpy()]
+    empty = units[units["code"].map(touching).eq(0).to_numpy()]
     nearest = gpd.sjoin_nearest(empty[["code", "geom"]], points[["location"]], max_distance=FAR_M,
                                 distance_col="d").groupby("code")["d"].min()
-    out["nearest_m"] = nearest.reindex(out.index).where(out["n_initiatives"] == 0, 0.0)
+    out["nearest_m"] = nearest.reindex(out.index).where(touching == 0, 0.0)
     unit_area = units.set_index("code").area
     union = areas.union_all()
     covered = units.set_index("code").intersection(union).area

@@ -14,6 +14,7 @@ import math
 from flask import Blueprint, Response, jsonify
 
 from .analysis import gaps as analysis
+from .analysis import need as need_analysis
 from .db import get_session
 from .errors import GeoserviceError, InvalidParameter, NotFound
 from .queries import gaps as gap_queries
@@ -28,6 +29,7 @@ MAX_ZOOM = 22
 MIN_ZOOM = {"gemeenten": 0, "wijken": 8, "buurten": 10, "initiatives": 8}
 LAYERS = tuple(MIN_ZOOM)
 WITH_STATUS = ("wijken", "buurten")
+LAYER_LEVEL = {"wijken": "wijk", "buurten": "buurt"}
 
 
 def parse_tile(layer: str, z: int, x: int, y: int) -> None:
@@ -56,7 +58,7 @@ def _near_the_netherlands(z: int, x: int, y: int) -> bool:
 
 def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int) -> dict[str, dict]:
     """The key gap figures (default parameters) of every unit of the layer in the tile, by code:
-    status, n_initiatives, n_nearby, coverage (0..1, 3 decimals).
+    status, n_initiatives, n_nearby, coverage (0..1, 3 decimals), need and priority (analysis.need).
 
     Computed per tile rather than by the national analysis: counts and coverage come from the tables
     the analysis keeps on write when those are up to date, else they are computed here for these units.
@@ -67,11 +69,15 @@ def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int) -> dict[str
         conn, layer, z, x, y, jaar=jaar, walk_m=params.walk_m, stored_coverage=fresh.coverage,
         stored_counts=fresh.counts and gap_queries.counts_are_stored_for(params.walk_m, params.kinds, params.themes),
         share_decimals=gap_queries.SHARE_DECIMALS)
-    return {row["code"]: {
+    units = [{
+        "code": row["code"], "level": LAYER_LEVEL[layer], "aantal_inwoners": row["aantal_inwoners"],
         "status": analysis.status_of(row["aantal_inwoners"], row["n_nearby"], float(row["coverage"]),
                                      params.min_inwoners),
         "n_initiatives": row["n_initiatives"], "n_nearby": row["n_nearby"],
-        "coverage": round(min(max(float(row["coverage"]), 0.0), 1.0), 3)} for row in rows}
+        "coverage": round(min(max(float(row["coverage"]), 0.0), 1.0), 3)} for row in rows]
+    # need and priority with every indicator at weight 1: the scores are kept per data version, so this is cheap
+    need_analysis.add_need(conn, jaar, units, params.need)
+    return {unit["code"]: unit for unit in units}
 
 
 def render_tile(conn, layer: str, z: int, x: int, y: int, *, tolerance: float | None = None) -> bytes:

@@ -19,8 +19,8 @@ from pyproj import Transformer
 from shapely import wkb
 from sqlalchemy import text
 
-from geoservice.analysis.gaps import (STATUSES, SUMMARY_COLUMNS, UNIT_COLUMNS, GapParams, check_params,
-                                      gap_units, gemeente_summaries, make_params, status_of)
+from geoservice.analysis.gaps import (STATUSES, SUMMARY_COLUMNS, SUMMARY_CSV_COLUMNS, UNIT_COLUMNS, GapParams,
+                                      check_params, gap_units, gemeente_summaries, make_params, status_of)
 from geoservice.cli import main
 from geoservice.db import make_engine
 from geoservice.errors import InvalidParameter, NotFound, ServiceUnavailable
@@ -357,7 +357,7 @@ def test_the_finest_level_per_gemeente(shared_db_url, engine_for):
     assert {u["level"] for u in baarn_wijken} == {"wijk"}
     assert len(national) == 21 + 518 + wijken
     assert [u["code"] for u in national] == sorted(u["code"] for u in national)
-    assert list(national[0]) == list(UNIT_COLUMNS)
+    assert list(national[0]) == [*UNIT_COLUMNS, "need_scores"]
 
 
 def test_geometry_is_wgs84_geojson(shared_db_url, engine_for):
@@ -505,7 +505,7 @@ def test_cli_national(shared_db_url, runner_env):
     assert first.startswith("GM0363")  # Amsterdam: 518 buurten, the most units
     as_csv = _run(shared_db_url, runner_env, "--national", "--format", "csv", "--sort", "naam")
     rows = list(csv.DictReader(io.StringIO(as_csv.output)))
-    assert len(rows) == 343 and list(rows[0]) == list(SUMMARY_COLUMNS)
+    assert len(rows) == 343 and list(rows[0]) == list(SUMMARY_CSV_COLUMNS)
     assert [r["naam"].casefold() for r in rows] == sorted(r["naam"].casefold() for r in rows)
 
 

@@ -10,7 +10,8 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 from shapely.geometry import shape
 
-from geoservice.analysis.gaps import SUMMARY_COLUMNS, UNIT_COLUMNS
+from geoservice.analysis.gaps import (NEAREST_COLUMNS, SUMMARY_COLUMNS, SUMMARY_CSV_COLUMNS, UNIT_COLUMNS,
+                                      UNIT_CSV_COLUMNS)
 
 from sqlalchemy import text
 
@@ -49,6 +50,8 @@ def _csv_rows(response) -> list[dict]:
 def _same(json_value, csv_value: str) -> bool:
     if json_value is None:
         return csv_value == ""
+    if isinstance(json_value, bool):
+        return csv_value == str(json_value).lower()
     if isinstance(json_value, float):
         return float(csv_value) == json_value
     return str(json_value) == csv_value
@@ -64,11 +67,13 @@ def test_units_of_a_gemeente_as_geojson(gaps_client):
     assert body["parameters"] == {
         "level": None, "walk_m": 500, "min_inwoners": 50, "kinds": ["energiecooperatie"], "themes": [],
         "partner_services": [], "nearest_max_m": 50000, "coverage_min": 0.5, "partner_share_min": 0.5,
-        "cbs_jaar": 2024, "gemeente": "GM0308"}
+        "cbs_jaar": 2024, "gemeente": "GM0308",
+        "need": {"ouderen": 1.0, "alleenwonend": 1.0, "lage_inkomens": 1.0, "wmo": 1.0}}
     assert body["status_labels"]["white_spot"] == "witte vlek"
     by_code = {f["id"]: f for f in body["features"]}
     home = by_code["BU03080102"]["properties"]
-    assert list(home) == list(UNIT_COLUMNS)
+    assert list(home) == [*UNIT_COLUMNS, "need_scores", *NEAREST_COLUMNS, "demo_data"]
+    assert home["demo_data"] is False and body["demo"]["demo_data"] is False
     assert (home["n_initiatives"], home["coverage"], home["n_partners"], home["status"]) == (1, 1.0, 1, "ok")
     assert by_code["BU03080003"]["properties"]["status"] == "no_support"  # Zandvoort: next door, not covered
     assert by_code["BU03080500"]["properties"]["status"] == "white_spot"
@@ -94,10 +99,12 @@ def test_csv_matches_json(gaps_client):
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert 'filename="witte-vlekken-GM0308.csv"' in response.headers["Content-Disposition"]
     rows = _csv_rows(response)
-    assert list(rows[0]) == list(UNIT_COLUMNS)
+    assert list(rows[0]) == list(UNIT_CSV_COLUMNS)
     assert len(rows) == len(body["features"])
     for row, feature in zip(rows, body["features"]):
         for name, value in feature["properties"].items():
+            if name == "need_scores":  # GeoJSON only
+                continue
             assert _same(value, row[name]), (feature["id"], name, value, row[name])
 
 
@@ -121,7 +128,7 @@ def test_summary_csv_matches_json(gaps_client):
     response = gaps_client.get("/api/v1/gaps/summary?sort=naam&format=csv")
     assert response.mimetype == "text/csv"
     rows = _csv_rows(response)
-    assert len(rows) == 343 and list(rows[0]) == list(SUMMARY_COLUMNS)
+    assert len(rows) == 343 and list(rows[0]) == list(SUMMARY_CSV_COLUMNS)
     for row, item in zip(rows, body["gemeenten"]):
         assert all(_same(value, row[name]) for name, value in item.items()), item["gemeentecode"]
 

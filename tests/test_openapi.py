@@ -179,6 +179,11 @@ def test_real_responses_match_their_documented_schemas(fresh_db_url, engine_for,
         ("/api/v1/service-areas", "/api/v1/service-areas?gemeente=GM9999", "404"),
         ("/api/v1/gaps/summary", "/api/v1/gaps/summary?gemeente=GM0308&format=geojson&zoom=10", "200"),
         ("/api/v1/gaps/summary", "/api/v1/gaps/summary?format=geojson&zoom=23", "400"),
+        ("/api/v1/gaps", "/api/v1/gaps?gemeente=GM0308&need=ouderen:2,wmo", "200"),
+        ("/api/v1/gaps", "/api/v1/gaps?gemeente=GM0308&need=leeftijd", "400"),
+        ("/api/v1/gaps/indicators", "/api/v1/gaps/indicators", "200"),
+        ("/api/v1/gaps/summary", "/api/v1/gaps/summary?gemeente=GM0308", "200"),
+        ("/api/v1/outreach", "/api/v1/outreach?gemeente=GM0308", "200"),
     ]
     for path, url, status in cases:
         response = client.get(url)

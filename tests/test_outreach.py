@@ -272,8 +272,9 @@ def test_cli_table(outreach_db, runner_env):
     lines = result.output.splitlines()
     assert "2 regio's" in lines[0]
     first, second = [line for line in lines if line.strip()[:1].isdigit()]
-    assert first.split()[:3] == ["1", "1", "1.975"] and "Schilderswijk (BU03080103)" in first
-    assert second.split()[:3] == ["2", "1", "650"] and "Amaliapark" in second
+    # rank, priority (inhabitants × need: 1,975 × 0.37 against 650 × 0.95), units, inhabitants
+    assert first.split()[:4] == ["1", "722", "1", "1.975"] and "Schilderswijk (BU03080103)" in first
+    assert second.split()[:4] == ["2", "617", "1", "650"] and "Amaliapark" in second
 
 
 def test_cli_geojson_matches_the_api(outreach_db, runner_env, api):

@@ -34,11 +34,13 @@ def expected_rows(features: list[dict]) -> list[dict]:
     for f in features:
         p, units = f["properties"], f["properties"]["units"]
         rows.append({
-            "rank": str(p["rank"]), "n_units": str(p["n_units"]), "aantal_inwoners": str(p["aantal_inwoners"]),
+            "rank": str(p["rank"]), "priority": repr(float(p["priority"])), "n_units": str(p["n_units"]),
+            "aantal_inwoners": str(p["aantal_inwoners"]),
             "area_m2": repr(float(p["area_m2"])),
             "unit_codes": ";".join(u["code"] for u in units), "unit_names": ";".join(u["naam"] for u in units),
             "unit_statuses": ";".join(u["status"] for u in units),
-            "gemeentecodes": ";".join(dict.fromkeys(u["gemeentecode"] for u in units)),
+            "unit_needs": ";".join("" if u["need"] is None else repr(u["need"]) for u in units),
+            "gemeentecodes": ";".join(dict.fromkeys(u["gemeentecode"] for u in units)), "demo_data": "false",
         })
     return rows
 

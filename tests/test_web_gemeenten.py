@@ -97,8 +97,14 @@ def layers(response) -> dict[str, tuple[str, dict]]:
     return {json.loads(options)["kind"]: (json.loads(url), json.loads(options)) for url, options in found}
 
 
+def units_body(page: Node) -> Node | None:
+    """The body of the page's main table: the dashboard's table of all units (section #tabel), else the first."""
+    section = page.find("section", id="tabel")
+    return (section or page).find("tbody")
+
+
 def table_rows(page: Node) -> list[list[str]]:
-    body = page.find("tbody")
+    body = units_body(page)
     if body is None:
         return []
     return [[cell.text for cell in row.children if isinstance(cell, Node)] for row in body.find_all("tr")]
@@ -165,9 +171,10 @@ def test_national_overview_shows_the_table_of_every_gemeente_as_the_api_counts_i
     assert links == [f"/gemeente/{r['gemeentecode']}" for r in api_rows]  # by name, as the API sorts
     for cells, row in zip(table_rows(page), api_rows):
         assert cells == [row["naam"], number(row["aantal_inwoners"]), number(row["units"]),
-                         percent(row["white_spot_share"], 1), number(row["units_white_spot"]),
-                         number(row["n_initiatives"]), number(row["initiatives_per_1000"], 2),
-                         number(row["partners_active"])], row["gemeentecode"]
+                         percent(row["white_spot_share"], 1), percent(row["no_initiative_nearby_share"], 1),
+                         number(row["units_white_spot"]), number(row["n_initiatives"]),
+                         number(row["initiatives_per_1000"], 2), number(row["partners_active"]),
+                         number(row["priority_total"])], row["gemeentecode"]
     assert [th.text for th in page.find_all("th", aria_sort="ascending")] == ["Gemeente"]
 
 
@@ -312,7 +319,7 @@ def test_dashboard_shows_key_numbers_legend_and_the_units(data_client):
     legend = page.find("section", "legend")
     assert [li.text for li in legend.find_all("li")] == [STATUS_LABELS[s] for s in STATUSES]
     units = {u["code"]: u for u in _units(data_client, "gemeente=GM0308")}
-    rows = page.find("tbody").find_all("tr")
+    rows = units_body(page).find_all("tr")
     assert len(rows) == len(units) == summary["units"]
     for row in rows:
         code = row.find("span", "code").text
@@ -377,7 +384,7 @@ def test_dashboard_controls_drive_map_table_and_downloads(data_client):
     page = parse(response)
     settings = "gemeente=GM0308&walk_m=250&kind=energiecooperatie&theme=energie_klimaat&level=wijk"
     expected = {u["code"]: u for u in _units(data_client, settings)}
-    rows = page.find("tbody").find_all("tr")
+    rows = units_body(page).find_all("tr")
     assert {row.find("span", "code").text for row in rows} == set(expected)
     assert all(code.startswith("WK") for code in expected)
     wanted = {"gemeente": ["GM0308"], "walk_m": ["250"], "kind": ["energiecooperatie"],
@@ -400,7 +407,7 @@ def test_dashboard_controls_drive_map_table_and_downloads(data_client):
     initiatives_url = layers(response)["initiatives"][0]
     assert query(initiatives_url)["kind"] == ["energiecooperatie"]
     # sorting keeps the settings
-    sort_link = query(page.find("thead").find_all("a")[1].attrs["href"])
+    sort_link = query(page.find("section", id="tabel").find("thead").find_all("a")[1].attrs["href"])
     assert sort_link["walk_m"] == ["250"] and sort_link["level"] == ["wijk"]
 
 
@@ -411,7 +418,9 @@ def test_dashboard_form_has_labelled_controls(client):
     labels = {label.attrs.get("for") for label in form.find_all("label")}
     assert "walk_m" in labels and form.find("select", id="walk_m") is not None
     legends = [legend.text for legend in form.find_all("legend")]
-    assert legends == ["Niveau", "Soort initiatief die telt", "Thema dat telt"]
+    assert legends == ["Niveau", "Soort initiatief die telt", "Thema dat telt", "Behoefte: wat telt mee",
+                       "Kleur de kaart naar"]
+    assert {"need_ouderen", "need_alleenwonend", "need_lage_inkomens", "need_wmo"} <= labels
     # a gemeente without buurten has no level choice
     assert "Niveau" not in [legend.text for legend in parse(client.get("/gemeente/GM0344")).find_all("legend")]
 

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from geoservice import create_app
+from geoservice.analysis.gaps import GapParams, gap_units
 from geoservice.analysis.outreach import outreach_regions
 from geoservice.db import make_engine
 from geoservice.vocab import PARTNER_KINDS, SERVICES
@@ -164,7 +165,7 @@ def test_the_page_shows_the_partner_and_its_service_areas(site, conn):
         assert f'<label for="{control}"' in html, f"control {control} has no label"
 
 
-def test_the_regions_table_is_the_analysis_ranked_by_inhabitants(site, conn):
+def test_the_regions_table_is_the_analysis_ranked_by_priority(site, conn):
     client, ids, _ = site
     # 2 km around Baarn, only touching units together: Amaliapark apart, several regions to rank
     html = get_page(client, f"/partner/{ids['baarn']}?reach_m=2000&cluster_m=0")
@@ -172,15 +173,17 @@ def test_the_regions_table_is_the_analysis_ranked_by_inhabitants(site, conn):
     assert len(expected) >= 3
     rows = tables(html)["regions"]
     assert [int(r[0]) for r in rows] == [r["rank"] for r in expected] == list(range(1, len(expected) + 1))
-    inhabitants = [dutch_int(r[1]) for r in rows]
-    assert inhabitants == [r["aantal_inwoners"] for r in expected]
-    assert inhabitants == sorted(inhabitants, reverse=True)
-    assert [int(r[2]) for r in rows] == [r["n_units"] for r in expected]
+    # ranked by priority: the sum of the units' inhabitants × need, as the analysis gives them unit by unit
+    units = {u["code"]: u for u in gap_units(conn, GapParams(), near_partner=ids["baarn"], reach_m=2000)}
+    priorities = [dutch_int(r[1]) for r in rows]
+    assert priorities == [round(sum(units[u["code"]]["priority"] or 0 for u in r["units"])) for r in expected]
+    assert priorities == sorted(priorities, reverse=True)
+    assert [dutch_int(r[2]) for r in rows] == [r["aantal_inwoners"] for r in expected]
+    assert [int(r[3]) for r in rows] == [r["n_units"] for r in expected]
     for row, region in zip(rows, expected):
-        shown = row[3].split("|")
+        shown = [item.split(": ")[0] for item in row[4].split("|")]
         assert shown == [f"{u['naam']} ({u['code']})" for u in region["units"]]
-        assert float(row[4].replace(".", "").replace(",", ".")) == pytest.approx(region["area_m2"] / 1e6, abs=0.006)
-    assert [u["code"] for u in expected[-1]["units"]] == [AMALIAPARK]  # 650 inhabitants: last
+        assert float(row[5].replace(".", "").replace(",", ".")) == pytest.approx(region["area_m2"] / 1e6, abs=0.006)
 
 
 def test_the_white_spots_say_where_they_lie(site, conn):
@@ -231,7 +234,7 @@ def test_the_map_layers_load_the_service_areas_and_the_same_regions(site, conn):
     body = response.get_json()
     rows = tables(html)["regions"]
     assert [f["properties"]["rank"] for f in body["features"]] == [int(r[0]) for r in rows]
-    assert [f["properties"]["aantal_inwoners"] for f in body["features"]] == [dutch_int(r[1]) for r in rows]
+    assert [f["properties"]["aantal_inwoners"] for f in body["features"]] == [dutch_int(r[2]) for r in rows]
     assert '"coordinates"' not in html  # layers load by URL, never inline
 
 
@@ -244,8 +247,8 @@ def test_the_controls_drive_the_table_the_map_and_the_downloads(site, conn):
     default = outreach_regions(conn, partner=partner, with_geometry=False)
     assert [r["aantal_inwoners"] for r in expected] != [r["aantal_inwoners"] for r in default]
     rows = tables(html)["regions"]
-    assert [dutch_int(r[1]) for r in rows] == [r["aantal_inwoners"] for r in expected]
-    assert any(": geen ondersteuning" in r[3] for r in rows)  # Lage Vuursche, written, not only coloured
+    assert [dutch_int(r[2]) for r in rows] == [r["aantal_inwoners"] for r in expected]
+    assert any(": geen ondersteuning" in r[4] for r in rows)  # Lage Vuursche, written, not only coloured
     assert 'id="reach_m" name="reach_m" type="number"' in html and 'value="0"' in html
     assert re.search(r'id="include_no_support"[^>]*checked', html)
     for url in (layers(html)["regions"], *downloads(html).values()):
@@ -269,9 +272,9 @@ def test_the_downloads_answer_with_the_regions_of_the_table(site):
     assert "attachment" in response.headers["Content-Disposition"]
     records = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert [(int(r["rank"]), int(r["aantal_inwoners"]), int(r["n_units"])) for r in records] == [
-        (int(r[0]), dutch_int(r[1]), int(r[2])) for r in rows]
+        (int(r[0]), dutch_int(r[2]), int(r[3])) for r in rows]
     assert [r["unit_codes"].split(";") for r in records] == [
-        [re.search(r"\((\w+)\)$", u)[1] for u in r[3].split("|")] for r in rows]
+        [re.search(r"\((\w+)\)(:|$)", u)[1] for u in r[4].split("|")] for r in rows]
 
 
 @pytest.mark.parametrize("query, field", [

@@ -14,6 +14,7 @@ come from gap_counts (queries.gaps.refresh_counts) when it is up to date.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections import OrderedDict
@@ -22,9 +23,12 @@ from dataclasses import dataclass
 from ..errors import InvalidParameter, NotFound, ServiceUnavailable
 from ..params import parse_code_of_level, parse_int, parse_terms_param
 from ..queries import gaps as queries
+from ..queries import need as need_queries
+from ..queries import trust as trust_queries
 from ..queries.areas import active_year
 from ..queries.common import data_version
 from ..vocab import INITIATIVE_KINDS, SERVICES, THEMES
+from . import need as need_analysis
 
 STATUSES = ("white_spot", "no_initiative", "no_support", "ok", "low_population", "unknown")
 STATUS_LABELS = {
@@ -37,7 +41,12 @@ MIN_INWONERS = {"default": 50, "minimum": 0, "maximum": 100_000}
 FAR_M = queries.FAR_M
 COVERED = queries.HALF  # coverage from which a unit counts as supported; also a partner's share for n_partners
 UNIT_COLUMNS = ("code", "level", "naam", "gemeentecode", "wijkcode", "aantal_inwoners", "n_initiatives",
-                "n_nearby", "nearest_m", "initiatives_per_1000", "coverage", "n_partners", "status", "area_m2")
+                "n_nearby", "nearest_m", "initiatives_per_1000", "coverage", "n_partners", "status", "area_m2",
+                "need", "need_source", "need_reasons", "priority")
+# with_nearest (one gemeente's answers and downloads): the nearest counted initiative by name
+NEAREST_COLUMNS = ("nearest_initiative", "nearest_initiative_id")
+DEMO_COLUMN = "demo_data"  # downloads: true when example initiatives or partners are counted (analysis.examples)
+UNIT_CSV_COLUMNS = (*UNIT_COLUMNS, *NEAREST_COLUMNS, DEMO_COLUMN)
 
 
 @dataclass(frozen=True)
@@ -48,10 +57,11 @@ class GapParams:
     kinds: tuple[str, ...] = ()        # vocab keys; () = all kinds count
     themes: tuple[str, ...] = ()       # vocab keys; an initiative counts if it has any of them
     partner_services: tuple[str, ...] = ()  # vocab keys; () = all partners count
+    need: tuple[tuple[str, float], ...] = need_analysis.DEFAULT_NEED  # (indicator key, weight) pairs
 
 
 def make_params(*, level: str | None = None, walk_m=None, min_inwoners=None, kinds=(), themes=(),
-                partner_services=()) -> GapParams:
+                partner_services=(), need=None) -> GapParams:
     """GapParams from request or command-line values: texts or numbers, vocabulary keys or Dutch labels."""
     level_text = (level or "").strip().lower()
     if level_text and level_text not in LEVELS:
@@ -63,6 +73,7 @@ def make_params(*, level: str | None = None, walk_m=None, min_inwoners=None, kin
         kinds=tuple(parse_terms_param("kind", kinds, INITIATIVE_KINDS, "soort")),
         themes=tuple(parse_terms_param("theme", themes, THEMES, "thema")),
         partner_services=tuple(parse_terms_param("partner_services", partner_services, SERVICES, "dienst")),
+        need=need_analysis.parse_need(need),
     )
 
 
@@ -84,6 +95,8 @@ def check_params(params: GapParams) -> None:
         if unknown:
             raise InvalidParameter(f"Parameter '{name}': onbekend '{str(unknown[0])[:40]}'; kies uit: "
                                    f"{', '.join(vocabulary)}.")
+    if params.need != need_analysis.DEFAULT_NEED:
+        need_analysis.parse_need(list(params.need))
 
 
 def parameters(params: GapParams, jaar: int | None = None) -> dict:
@@ -93,6 +106,7 @@ def parameters(params: GapParams, jaar: int | None = None) -> dict:
         "kinds": list(params.kinds), "themes": list(params.themes),
         "partner_services": list(params.partner_services),
         "nearest_max_m": FAR_M, "coverage_min": COVERED, "partner_share_min": COVERED, "cbs_jaar": jaar,
+        "need": dict(params.need),
     }
 
 
@@ -127,14 +141,16 @@ def require_gemeente(conn, jaar: int, raw: str) -> str:
 
 def gap_units(conn, params: GapParams, *, gemeente: str | None = None,
               near_partner: int | None = None, reach_m: int | None = None,
-              with_geometry: bool = False, simplify_m: float | None = None) -> list[dict]:
+              with_geometry: bool = False, simplify_m: float | None = None,
+              with_nearest: bool = False) -> list[dict]:
     """Units of the active CBS year with their gap figures (national when gemeente is None).
 
     near_partner + reach_m: only units within reach_m metres of that partner's service areas.
     Each dict: code, level, naam, gemeentecode, wijkcode (None for wijk units), aantal_inwoners,
     n_initiatives, n_nearby, nearest_m, initiatives_per_1000, coverage, n_partners, status,
-    area_m2, and when with_geometry: geometry (GeoJSON text, WGS84; simplified to simplify_m metres,
-    default 1 m). Ordered by code.
+    area_m2, need, need_source, need_scores, need_reasons, priority (analysis.need), when with_nearest:
+    nearest_initiative and nearest_initiative_id, and when with_geometry: geometry (GeoJSON text, WGS84;
+    simplified to simplify_m metres, default 1 m). Ordered by code.
     """
     check_params(params)
     jaar = require_year(conn)
@@ -160,7 +176,16 @@ def gap_units(conn, params: GapParams, *, gemeente: str | None = None,
         reach_m=reach_m if near_partner is not None else None, with_geometry=with_geometry,
         simplify_m=max(queries.SIMPLIFY_M, simplify_m or 0.0), stored_coverage=stored,
         stored_pieces=coverage_fresh and bool(params.partner_services), stored_counts=stored_counts))
-    return [_unit(row, params, with_geometry) for row in rows]
+    units = [_unit(row, params, with_geometry) for row in rows]
+    need_analysis.add_need(conn, jaar, units, params.need)
+    if with_nearest:
+        nearest = need_queries.nearest_initiatives(conn, jaar, [u["code"] for u in units], params.kinds,
+                                                   params.themes, FAR_M)
+        for unit in units:
+            found = nearest.get(unit["code"])
+            unit["nearest_initiative"] = found["name"] if found else None
+            unit["nearest_initiative_id"] = found["id"] if found else None
+    return units
 
 
 def _unit(row: dict, params: GapParams, with_geometry: bool) -> dict:
@@ -188,8 +213,10 @@ COUNTED_STATUSES = tuple(s for s in STATUSES if s != "unknown")  # units of unkn
 SUMMARY_COLUMNS = (
     "gemeentecode", "naam", "level", "units", "aantal_inwoners",
     *(f"units_{s}" for s in STATUSES), *(f"inwoners_{s}" for s in COUNTED_STATUSES),
-    "white_spot_share", "n_initiatives", "initiatives_per_1000", "partners_active",
+    "white_spot_share", "n_initiatives", "initiatives_per_1000", "partners_active", "priority_total",
+    "no_initiative_nearby_share", "n_initiatives_outside", "n_initiatives_example", "partners_active_example",
 )
+SUMMARY_CSV_COLUMNS = (*SUMMARY_COLUMNS, DEMO_COLUMN)
 SORT_KEYS = SUMMARY_COLUMNS
 TEXT_KEYS = ("gemeentecode", "naam", "level")  # ascending by default; figures descending
 
@@ -200,7 +227,11 @@ def gemeente_summaries(conn, params: GapParams, *, gemeente: str | None = None, 
 
     aantal_inwoners: of the units with a known population; white_spot_share: white-spot inhabitants
     divided by that; initiatives_per_1000: initiatives in those units per 1,000 of their inhabitants;
-    partners_active: counting partners with a service area overlapping the gemeente. Gemeenten without
+    partners_active: counting partners with a service area overlapping the gemeente; n_initiatives: the
+    counted initiatives whose CBS codes name the gemeente (the same at every level), n_initiatives_outside: those
+    of them in none of its units of the level; *_example: how many of those are demo or benchmark rows;
+    no_initiative_nearby_share: inhabitants of units with no initiative within walk_m, whatever the partners
+    do; priority_total: the sum of the units' priority. Gemeenten without
     units (e.g. level=buurt where none are loaded) have zeros. Nulls sort last either way.
     """
     if sort not in SORT_KEYS:
@@ -219,11 +250,22 @@ def gemeente_summaries(conn, params: GapParams, *, gemeente: str | None = None, 
 def _summaries(conn, jaar: int, params: GapParams, code: str | None) -> list[dict]:
     units = gap_units(conn, params, gemeente=code)
     active = queries.partners_active(conn, jaar, params.partner_services, code)
+    active_examples = trust_queries.example_partners_active(conn, jaar, params.partner_services, code)
+    initiatives = trust_queries.initiatives_per_gemeente(conn, jaar, params.kinds, params.themes, code)
     by_gemeente: dict[str, list[dict]] = {}
     for unit in units:
         by_gemeente.setdefault(unit["gemeentecode"], []).append(unit)
-    return [_summary(g["code"], g["naam"], by_gemeente.get(g["code"], []), active.get(g["code"], 0))
-            for g in queries.gemeenten(conn, jaar, code)]
+    rows = []
+    for g in queries.gemeenten(conn, jaar, code):
+        row = _summary(g["code"], g["naam"], by_gemeente.get(g["code"], []), active.get(g["code"], 0))
+        counted = initiatives.get(g["code"], {"n": 0, "n_example": 0})
+        # every initiative once, by the gemeente its CBS codes name: the same at buurt and at wijk level
+        row["n_initiatives_outside"] = max(counted["n"] - row["n_initiatives"], 0)
+        row["n_initiatives"] = max(counted["n"], row["n_initiatives"])
+        row["n_initiatives_example"] = counted["n_example"]
+        row["partners_active_example"] = active_examples.get(g["code"], 0)
+        rows.append(row)
+    return rows
 
 
 class SummaryCache:
@@ -253,7 +295,7 @@ class SummaryCache:
                 self._rows[key] = rows
                 while len(self._rows) > self.size:
                     self._rows.popitem(last=False)
-        return [dict(row) for row in rows]  # callers may change their copy
+        return [copy.copy(row) for row in rows]  # callers may change their copy (of a row: dict or list)
 
 
 NATIONAL_SUMMARIES = SummaryCache()
@@ -272,6 +314,12 @@ def _summary(code: str, naam: str | None, units: list[dict], partners_active: in
     counted = sum(u["n_initiatives"] for u in known)
     row["initiatives_per_1000"] = round(counted / inwoners * 1000, 3) if inwoners else None
     row["partners_active"] = partners_active
+    row["priority_total"] = round(sum(u["priority"] for u in units if u.get("priority") is not None),
+                                  need_analysis.PRIORITY_DECIMALS)
+    # whatever the partners do: the people with no initiative within walking distance
+    far = sum(u["aantal_inwoners"] for u in known if u["n_nearby"] == 0)
+    row["no_initiative_nearby_share"] = round(far / inwoners, 4) if inwoners else None
+    row["n_initiatives_outside"] = row["n_initiatives_example"] = row["partners_active_example"] = 0
     return row
 
 
@@ -294,10 +342,22 @@ def sort_rows(rows: list[dict], key: str, descending: bool) -> list[dict]:
 
 # --- output ---------------------------------------------------------------------------------------
 
-def units_geojson(units: list[dict], parameters_used: dict, gemeente: dict | None = None) -> dict:
-    """A GeoJSON FeatureCollection of units (from gap_units with geometry) with the parameters used."""
+def units_geojson(units: list[dict], parameters_used: dict, gemeente: dict | None = None,
+                  demo: dict | None = None) -> dict:
+    """A GeoJSON FeatureCollection of units (from gap_units with geometry) with the parameters used.
+
+    demo: examples.example_figures (whether example data is counted, and the note saying so); also a property
+    demo_data on every feature, as the CSV has a column."""
     features = [{"type": "Feature", "id": u["code"],
                  "geometry": json.loads(u["geometry"]) if u.get("geometry") else None,
-                 "properties": {name: u[name] for name in UNIT_COLUMNS}} for u in units]
-    return {"type": "FeatureCollection", "parameters": parameters_used, "gemeente": gemeente,
+                 "properties": {**{name: u[name] for name in UNIT_COLUMNS}, "need_scores": u["need_scores"],
+                                **{name: u[name] for name in NEAREST_COLUMNS if name in u},
+                                **({"demo_data": demo["demo_data"]} if demo is not None else {})}} for u in units]
+    body = {"type": "FeatureCollection", "parameters": parameters_used, "gemeente": gemeente,
             "status_labels": STATUS_LABELS, "numberReturned": len(features), "features": features}
+    return {**body, "demo": demo} if demo is not None else body
+
+
+def with_demo_flag(rows: list[dict], demo: dict) -> list[dict]:
+    """The rows with a demo_data column (the same for all: example data anywhere can count in any figure)."""
+    return [{**row, "demo_data": demo["demo_data"]} for row in rows]

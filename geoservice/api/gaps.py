@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from flask import request
 
+from ..analysis import examples
 from ..analysis import gaps as analysis
+from ..analysis import need as need_analysis
 from ..db import get_session
 from ..errors import InvalidParameter
 from ..params import parse_choice, parse_int
@@ -21,10 +23,11 @@ ZOOM = {"default": 8, "minimum": 0, "maximum": 22}  # web-map zoom the summary's
 
 
 def gap_params(args) -> analysis.GapParams:
-    """The analysis settings of a request: level, walk_m, min_inwoners, kind, theme, partner_services."""
+    """The analysis settings of a request: level, walk_m, min_inwoners, kind, theme, partner_services, need."""
     return analysis.make_params(
         level=args.get("level"), walk_m=args.get("walk_m"), min_inwoners=args.get("min_inwoners"),
-        kinds=args.getlist("kind"), themes=args.getlist("theme"), partner_services=args.getlist("partner_services"))
+        kinds=args.getlist("kind"), themes=args.getlist("theme"), partner_services=args.getlist("partner_services"),
+        need=args.getlist("need") or None)
 
 
 @api.get("/gaps")
@@ -44,14 +47,16 @@ def gaps():
     code = analysis.require_gemeente(session, jaar, raw)
     tolerance = area_queries.zoom_tolerance_m(zoom) if zoom is not None else None
     units = analysis.gap_units(session, params, gemeente=code, with_geometry=output == "geojson",
-                               simplify_m=tolerance)
+                               simplify_m=tolerance, with_nearest=True)
+    demo = examples.example_figures(session)
     if output == "csv":
-        return csv_response(list(analysis.UNIT_COLUMNS), units, f"witte-vlekken-{code}.csv")
+        return csv_response(list(analysis.UNIT_CSV_COLUMNS),
+                            analysis.with_demo_flag(units, demo), f"witte-vlekken-{code}.csv")
     used = {**analysis.parameters(params, jaar), "gemeente": code}
     if zoom is not None:
         used["zoom"] = zoom
     gemeente = {"code": code, "naam": queries.gemeente_naam(session, jaar, code)}
-    return respond(analysis.units_geojson(units, used, gemeente), GEOJSON)
+    return respond(analysis.units_geojson(units, used, gemeente, demo), GEOJSON)
 
 
 @api.get("/gaps/summary")
@@ -67,8 +72,10 @@ def gaps_summary():
     raw = args.get("gemeente")
     code = analysis.require_gemeente(session, jaar, raw) if raw is not None and raw.strip() else None
     rows = analysis.gemeente_summaries(session, params, gemeente=code, sort=sort, descending=order == "desc")
+    demo = examples.example_figures(session)
     if output == "csv":
-        return csv_response(list(analysis.SUMMARY_COLUMNS), rows, f"witte-vlekken-{code or 'nederland'}.csv")
+        return csv_response(list(analysis.SUMMARY_CSV_COLUMNS), analysis.with_demo_flag(rows, demo),
+                            f"witte-vlekken-{code or 'nederland'}.csv")
     used = {**analysis.parameters(params, jaar), "gemeente": code, "sort": sort, "order": order}
     if output == "geojson":
         tolerance = area_queries.zoom_tolerance_m(zoom)
@@ -77,6 +84,16 @@ def gaps_summary():
         features = [feature(row["gemeentecode"], outlines.get(row["gemeentecode"]), row) for row in rows]
         return respond(collection(
             features, parameters={**used, "zoom": zoom, "tolerance_m": round(tolerance, 3)},
-            status_labels=analysis.STATUS_LABELS, numberReturned=len(features)), GEOJSON)
+            status_labels=analysis.STATUS_LABELS, numberReturned=len(features), demo=demo), GEOJSON)
     return respond({"parameters": used, "status_labels": analysis.STATUS_LABELS, "numberReturned": len(rows),
-                    "gemeenten": rows})
+                    "gemeenten": rows, "demo": demo})
+
+
+@api.get("/gaps/indicators")
+def gaps_indicators():
+    """The need indicators: their CBS fields and direction, and per level how many units of the year have each."""
+    session = get_session()
+    jaar = analysis.require_year(session)
+    return respond({"cbs_jaar": jaar, "high_score": need_analysis.HIGH_SCORE,
+                    "default_need": need_analysis.need_text(need_analysis.DEFAULT_NEED),
+                    "indicators": need_analysis.indicators(session, jaar)})

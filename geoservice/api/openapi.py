@@ -271,6 +271,7 @@ def schemas() -> dict:
 
 def gap_paths() -> dict:
     from ..analysis import gaps as analysis
+    from ..analysis import need
     from . import gaps
 
     gemeente = param("gemeente", "CBS-code van de gemeente (GM0308); hoofdletters niet verplicht.",
@@ -288,6 +289,10 @@ def gap_paths() -> dict:
                        "door ;.", terms("Theme", "thema")),
         param("partner_services", "Alleen partners met minstens een van deze diensten tellen; herhaalbaar of "
                                   "gescheiden door ;.", terms("Service", "dienst")),
+        param("need", "Indicatoren van de behoefte (need) met hun gewicht, bijvoorbeeld ouderen:2,wmo:1; zonder "
+                      "gewicht telt 1. Standaard: alle indicatoren met gewicht 1. Zie /api/v1/gaps/indicators.",
+              {"type": "string", "example": "ouderen:2,wmo:1",
+               "description": "Sleutels: " + ", ".join(need.INDICATOR_KEYS)}),
     ]
     unit_format = param("format", "geojson (standaard) of csv: dezelfde velden, zonder geometrie.",
                         {"type": "string", "enum": list(gaps.UNIT_FORMATS), "default": "geojson"})
@@ -322,7 +327,18 @@ def gap_paths() -> dict:
             summary_params, {"200": ok("Een rij per gemeente.", ref("GapSummaryList"),
                                        also={**csv, GEOJSON: ref("GapSummaryCollection")})},
             errors=("400", "404", "503")),
+        "/api/v1/gaps/indicators": operation(
+            "gapIndicators", "Witte vlekken",
+            "De indicatoren van de behoefte (need): hun CBS-velden, richting, en per niveau hoeveel gebieden van "
+            "het actieve CBS-jaar het cijfer hebben.",
+            [], {"200": ok("De indicatoren.", ref("GapIndicators"))}, errors=("503",)),
     }
+
+
+def need_keys() -> tuple[str, ...]:
+    from ..analysis.need import INDICATOR_KEYS
+
+    return INDICATOR_KEYS
 
 
 def gap_schemas() -> dict:
@@ -347,7 +363,22 @@ def gap_schemas() -> dict:
         "n_partners": {**integer(), "description": "Partners waarvan de werkgebieden minstens de helft bedienen."},
         "status": vocabulary(analysis.STATUSES, "; ".join(f"{k}: {v}" for k, v in analysis.STATUS_LABELS.items())),
         "area_m2": {**number, "description": "Oppervlakte in m² (RD New)."},
-    })
+        "need": nullable({**share, "description": "Behoefte 0..1: het gewogen gemiddelde van de scores (percent_rank "
+                                                  "onder de gebieden van hetzelfde niveau en jaar) op de gevraagde "
+                                                  "indicatoren; null als het gebied (en bij een buurt de wijk) er "
+                                                  "geen heeft."}),
+        "need_source": nullable(vocabulary(("buurt", "wijk", None), "Van wie de scores zijn: het gebied zelf, of "
+                                                                  "(buurt zonder cijfers) zijn wijk.")),
+        "need_reasons": {**text, "description": "De hoge scores (vanaf 0,75) in woorden, bijv. 'veel ouderen'."},
+        "priority": nullable({**number, "minimum": 0,
+                              "description": "aantal_inwoners × need bij status white_spot; anders null."}),
+        "need_scores": {"type": "object", "additionalProperties": share,
+                        "description": "Alleen in GeoJSON: de score per gevraagde indicator die meetelde."},
+        "nearest_initiative": nullable({**text, "description": "Naam van het dichtstbijzijnde initiatief dat telt "
+                                                               "(binnen 50 km)."}),
+        "nearest_initiative_id": nullable(integer()),
+        "demo_data": {"type": "boolean", "description": "Tellen er voorbeeldgegevens mee (zie demo)?"},
+    }, [name for name in (*analysis.UNIT_COLUMNS, "need_scores")])
     terms_of = {name: {"type": "array", "items": ref(schema)}
                 for name, schema in (("kinds", "InitiativeKind"), ("themes", "Theme"), ("partner_services", "Service"))}
     used = obj({
@@ -355,12 +386,14 @@ def gap_schemas() -> dict:
         "walk_m": integer(), "min_inwoners": integer(), **terms_of,
         "nearest_max_m": integer(), "coverage_min": number, "partner_share_min": number,
         "cbs_jaar": integer(), "gemeente": nullable(code),
+        "need": {"type": "object", "additionalProperties": number,
+                 "description": "De gevraagde indicatoren met hun gewicht."},
         "sort": vocabulary(analysis.SORT_KEYS, ""), "order": vocabulary(("asc", "desc"), ""),
         "zoom": {**integer(), "description": "Alleen bij format=geojson van de samenvatting."},
         "tolerance_m": {**number, "description": "Alleen bij format=geojson van de samenvatting: de "
                                                  "vereenvoudiging van de grenzen in meters (RD)."},
     }, ["level", "walk_m", "min_inwoners", *terms_of, "nearest_max_m", "coverage_min", "partner_share_min",
-        "cbs_jaar", "gemeente"])
+        "cbs_jaar", "gemeente", "need"])
     labels = obj({s: text for s in analysis.STATUSES})
     counts = {name: integer() for name in analysis.SUMMARY_COLUMNS if name.startswith(("units", "inwoners_"))}
     summary = obj({
@@ -368,23 +401,46 @@ def gap_schemas() -> dict:
         "level": level_or_null("null: geen gebieden, of buurten en wijken gemengd."),
         **counts, "aantal_inwoners": nullable(integer()), "white_spot_share": nullable(share),
         "n_initiatives": integer(), "initiatives_per_1000": nullable(number), "partners_active": integer(),
-    })
+        "priority_total": {**number, "minimum": 0, "description": "Som van de priority van de gebieden."},
+        "no_initiative_nearby_share": nullable({**share, "description": "Aandeel inwoners in gebieden zonder "
+                                                                        "initiatief binnen walk_m, wat de partners "
+                                                                        "ook doen."}),
+        "n_initiatives_outside": {**integer(minimum=0), "description": "Initiatieven van de gemeente (volgens hun "
+                                                                      "CBS-codes) in geen van haar gebieden."},
+        "n_initiatives_example": {**integer(minimum=0), "description": "Hoeveel van n_initiatives voorbeelden zijn."},
+        "partners_active_example": {**integer(minimum=0),
+                                    "description": "Hoeveel van partners_active voorbeelden zijn."},
+    }, [name for name in analysis.SUMMARY_COLUMNS])
+    demo = obj({"initiatives": integer(minimum=0), "initiatives_example": integer(minimum=0),
+                "partners": integer(minimum=0), "partners_example": integer(minimum=0), "demo_data": {"type": "boolean"},
+                "note": nullable({**text, "description": "De zin die pagina's tonen als er voorbeelddata meetelt."})},
+               description="Tellen er voorbeeldgegevens (demo of benchmark) mee in deze cijfers?")
+    per_level = obj({"with_figure": integer(minimum=0), "total": integer(minimum=0)})
+    indicator = obj({
+        "key": vocabulary(need_keys(), ""), "label": text, "description": text,
+        "cbs_fields": {"type": "array", "items": text}, "derivation": text,
+        "direction": vocabulary(("higher_is_more_need", "lower_is_more_need"), ""),
+        "units": obj({level: per_level for level in analysis.LEVELS})})
     return {
+        "GapIndicators": obj({"cbs_jaar": integer(), "high_score": share, "default_need": text,
+                              "indicators": {"type": "array", "items": indicator}}),
         "GapParameters": used,
         "GapUnitFeature": obj({"type": {"type": "string", "enum": ["Feature"]}, "id": code,
                                "geometry": ref("MultiPolygon"), "properties": unit}),
         "GapUnitCollection": obj({
             "type": {"type": "string", "enum": ["FeatureCollection"]}, "parameters": ref("GapParameters"),
             "gemeente": obj({"code": code, "naam": nullable(text)}), "status_labels": labels,
-            "numberReturned": integer(), "features": {"type": "array", "items": ref("GapUnitFeature")}}),
+            "numberReturned": integer(), "demo": ref("DemoData"),
+            "features": {"type": "array", "items": ref("GapUnitFeature")}}),
+        "DemoData": demo,
         "GapSummary": summary,
         "GapSummaryList": obj({"parameters": ref("GapParameters"), "status_labels": labels, "numberReturned": integer(),
-                               "gemeenten": {"type": "array", "items": ref("GapSummary")}}),
+                               "demo": ref("DemoData"), "gemeenten": {"type": "array", "items": ref("GapSummary")}}),
         "GapSummaryFeature": obj({"type": {"type": "string", "enum": ["Feature"]}, "id": code,
                                   "geometry": ref("MultiPolygon"), "properties": ref("GapSummary")}),
         "GapSummaryCollection": obj({
             "type": {"type": "string", "enum": ["FeatureCollection"]}, "parameters": ref("GapParameters"),
-            "status_labels": labels, "numberReturned": integer(),
+            "status_labels": labels, "numberReturned": integer(), "demo": ref("DemoData"),
             "features": {"type": "array", "items": ref("GapSummaryFeature")}}),
     }
 
@@ -457,11 +513,16 @@ def outreach_schemas() -> dict:
     text, number, code = {"type": "string"}, {"type": "number"}, {"type": "string", "pattern": CBS_CODE}
     unit = obj({"code": code, "naam": nullable(text), "level": vocabulary(analysis.LEVELS, ""), "gemeentecode": code,
                 "aantal_inwoners": integer(), "status": vocabulary(("white_spot", "no_support"), ""),
-                "area_m2": {**number, "description": "m² (RD New)"}})
+                "area_m2": {**number, "description": "m² (RD New)"}, "need": nullable(number),
+                "need_source": nullable(vocabulary(("buurt", "wijk", None), "")), "need_reasons": text,
+                "priority": nullable(number)})
     region = obj({"rank": integer(minimum=1), "n_units": integer(minimum=1),
                   "aantal_inwoners": {**integer(), "description": "Som van de inwoners van de gebieden."},
+                  "priority": {**number, "description": "Som van de priority van de gebieden; de regio's staan "
+                                                        "daarop gesorteerd."},
                   "area_m2": {**number, "description": "Oppervlakte van de regio in m² (RD New)."},
-                  "units": {"type": "array", "items": unit, "description": "Meeste inwoners eerst."}})
+                  "units": {"type": "array", "items": unit, "description": "Hoogste priority eerst, dan meeste "
+                                                                           "inwoners."}})
     used = {"allOf": [ref("GapParameters"), obj({
         "partner": nullable(integer()), "cluster_m": integer(), "reach_m": nullable(integer()),
         "include_no_support": {"type": "boolean"},
@@ -471,7 +532,8 @@ def outreach_schemas() -> dict:
                                 "geometry": ref("MultiPolygon"), "properties": region}),
         "OutreachCollection": obj({
             "type": {"type": "string", "enum": ["FeatureCollection"]}, "parameters": used,
-            "numberReturned": integer(), "features": {"type": "array", "items": ref("OutreachFeature")}}),
+            "numberReturned": integer(), "demo": ref("DemoData"),
+            "features": {"type": "array", "items": ref("OutreachFeature")}}),
     }
 
 

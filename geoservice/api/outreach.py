@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
+from ..analysis.examples import example_figures
 from ..analysis.outreach import (CLUSTER_M, REACH_M, REGION_CSV_COLUMNS, outreach_collection, outreach_regions,
                                  parse_flag, region_rows)
 from ..db import get_session
@@ -44,5 +45,6 @@ def outreach():
         # the same regions, one row each, without geometry; the units' codes and names ';'-joined
         regions = outreach_regions(conn, with_geometry=False, **settings)
         name = f"partner-{partner}" if partner is not None else gemeente
-        return csv_response(list(REGION_CSV_COLUMNS), region_rows(regions), f"outreach-{name}.csv")
+        rows = region_rows(regions, example_figures(conn)["demo_data"])
+        return csv_response(list(REGION_CSV_COLUMNS), rows, f"outreach-{name}.csv")
     return respond(outreach_collection(conn, **settings), GEOJSON)

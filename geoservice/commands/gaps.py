@@ -6,8 +6,10 @@ import json
 
 import click
 
-from ..analysis.gaps import (LEVELS, MIN_INWONERS, SORT_KEYS, STATUS_LABELS, STATUSES, SUMMARY_COLUMNS,
-                             UNIT_COLUMNS, WALK_M)
+from ..analysis.gaps import (LEVELS, MIN_INWONERS, SORT_KEYS, STATUS_LABELS, STATUSES, SUMMARY_CSV_COLUMNS,
+                             UNIT_CSV_COLUMNS, WALK_M)
+
+from ..analysis.need import INDICATOR_KEYS
 
 NAME_WIDTH = 32  # longer names are cut in the table (CSV and GeoJSON keep them whole)
 
@@ -33,6 +35,9 @@ def gap_options(command):
                      help="Only initiatives with this theme count (key or Dutch label; repeatable: any of them)."),
         click.option("--partner-service", "partner_services", multiple=True, metavar="SERVICE",
                      help="Only partners offering this service count (key or Dutch label; repeatable: any of them)."),
+        click.option("--need", metavar="KEY[:WEIGHT],...",
+                     help="Need indicators and weights for need and priority, e.g. ouderen:2,wmo:1 (default: "
+                          f"every indicator, weight 1; keys: {', '.join(INDICATOR_KEYS)})."),
     ]):
         command = option(command)
     return command
@@ -48,15 +53,18 @@ def gap_options(command):
               help="With --national: the column to sort by.")
 @click.option("--order", type=click.Choice(("asc", "desc")),
               help="With --national: sort order (default: descending for figures, ascending for code and name).")
-def gaps(gemeente, national, level, walk_m, min_inwoners, kinds, themes, partner_services, fmt, sort, order) -> None:
+def gaps(gemeente, national, level, walk_m, min_inwoners, kinds, themes, partner_services, need, fmt, sort,
+         order) -> None:
     """Where do people live without an initiative nearby and without a supporting partner?
 
     Per unit: inhabitants, initiatives inside and within --walk-m, the nearest one, the share covered
     by partners' service areas, and a status (white_spot, no_initiative, no_support, ok,
-    low_population, unknown). With --national: those figures summed per gemeente.
+    low_population, unknown), with need (0..1, from CBS kerncijfers) and priority (inhabitants × need of a
+    white spot). With --national: those figures summed per gemeente.
     """
     from .. import db as dbmod
     from ..analysis import gaps as analysis
+    from ..analysis.examples import example_figures
     from ._database import ensure_database
     from ..config import Settings
     from ..queries import gaps as queries
@@ -66,7 +74,7 @@ def gaps(gemeente, national, level, walk_m, min_inwoners, kinds, themes, partner
     if national and fmt == "geojson":
         raise click.UsageError("--national geeft een tabel per gemeente: kies --format table of csv.")
     params = analysis.make_params(level=level, walk_m=walk_m, min_inwoners=min_inwoners, kinds=kinds,
-                                  themes=themes, partner_services=partner_services)
+                                  themes=themes, partner_services=partner_services, need=need)
     engine = dbmod.make_engine(ensure_database(Settings.from_env(), echo=_to_stderr))
     try:
         with engine.connect() as conn:
@@ -78,19 +86,22 @@ def gaps(gemeente, national, level, walk_m, min_inwoners, kinds, themes, partner
                 naam = None
             else:
                 code = analysis.require_gemeente(conn, jaar, gemeente)
-                rows = analysis.gap_units(conn, params, gemeente=code, with_geometry=fmt == "geojson")
+                rows = analysis.gap_units(conn, params, gemeente=code, with_geometry=fmt == "geojson",
+                                          with_nearest=True)
                 naam = queries.gemeente_naam(conn, jaar, code)
+            demo = example_figures(conn)
     finally:
         engine.dispose()
     if fmt == "csv":
-        click.echo(_csv(SUMMARY_COLUMNS if national else UNIT_COLUMNS, rows), nl=False)
+        columns = SUMMARY_CSV_COLUMNS if national else UNIT_CSV_COLUMNS
+        click.echo(_csv(columns, analysis.with_demo_flag(rows, demo)), nl=False)
     elif fmt == "geojson":
-        body = analysis.units_geojson(rows, {**used, "gemeente": code}, {"code": code, "naam": naam})
+        body = analysis.units_geojson(rows, {**used, "gemeente": code}, {"code": code, "naam": naam}, demo)
         click.echo(json.dumps(body, ensure_ascii=False))
-    elif national:
-        click.echo(_national_table(rows, used))
     else:
-        click.echo(_units_table(rows, used, code, naam))
+        click.echo(_national_table(rows, used) if national else _units_table(rows, used, code, naam))
+        if demo["note"]:
+            click.echo("\n" + demo["note"])
 
 
 def _csv(columns, rows: list[dict]) -> str:
@@ -136,25 +147,37 @@ def _settings_line(used: dict) -> str:
     level = {"buurt": "buurten", "wijk": "wijken", None: "buurten waar geladen, anders wijken"}[used["level"]]
     return (f"CBS {used['cbs_jaar']}, {level}; in de buurt = binnen {_number(used['walk_m'])} m; "
             f"weinig inwoners = minder dan {_number(used['min_inwoners'])}; initiatieven: {kinds}; "
-            f"thema's: {themes}; partners: {services}.")
+            f"thema's: {themes}; partners: {services}; behoefte: {_need_setting(used['need'])}.")
+
+
+def _need_setting(need: dict) -> str:
+    return ", ".join(f"{key} ×{_number(weight, 1 if weight % 1 else 0)}" for key, weight in need.items())
 
 
 def _units_table(units: list[dict], used: dict, code: str, naam: str | None) -> str:
     headers = ["code", "naam", "inwoners", "initiatieven", f"≤ {_number(used['walk_m'])} m", "dichtstbij (m)",
-               "per 1.000 inw.", "dekking", "partners", "status"]
+               "per 1.000 inw.", "dekking", "partners", "status", "behoefte", "prioriteit"]
     rows = [[u["code"], _cut(u["naam"]), _number(u["aantal_inwoners"]), _number(u["n_initiatives"]),
              _number(u["n_nearby"]), _number(u["nearest_m"]), _number(u["initiatives_per_1000"], 2),
-             _percent(u["coverage"]), _number(u["n_partners"]), STATUS_LABELS[u["status"]]] for u in units]
+             _percent(u["coverage"]), _number(u["n_partners"]), STATUS_LABELS[u["status"]],
+             _need(u), _number(u["priority"])] for u in units]
     counts = ", ".join(f"{STATUS_LABELS[s]} {sum(1 for u in units if u['status'] == s)}" for s in STATUSES)
     return "\n".join([f"Witte vlekken in {naam or code} ({code}): {len(units)} gebieden.", _settings_line(used), "",
-                      _table(headers, rows, right={2, 3, 4, 5, 6, 7, 8}), "", f"Status: {counts}."])
+                      _table(headers, rows, right={2, 3, 4, 5, 6, 7, 8, 10, 11}), "", f"Status: {counts}."])
+
+
+def _need(unit: dict) -> str:
+    if unit["need"] is None:
+        return "–"
+    return _number(unit["need"], 2) + (" (wijk)" if unit["need_source"] == "wijk" and unit["level"] == "buurt" else "")
 
 
 def _national_table(rows: list[dict], used: dict) -> str:
     headers = ["gemeente", "naam", "gebieden", "inwoners", "witte vlekken", "inw. in witte vlek", "aandeel",
-               "init. per 1.000", "partners actief"]
+               "init. per 1.000", "partners actief", "prioriteit"]
     body = [[r["gemeentecode"], _cut(r["naam"]), _number(r["units"]), _number(r["aantal_inwoners"]),
              _number(r["units_white_spot"]), _number(r["inwoners_white_spot"]), _percent(r["white_spot_share"]),
-             _number(r["initiatives_per_1000"], 2), _number(r["partners_active"])] for r in rows]
+             _number(r["initiatives_per_1000"], 2), _number(r["partners_active"]), _number(r["priority_total"])]
+            for r in rows]
     return "\n".join([f"Witte vlekken per gemeente: {len(rows)} gemeenten.", _settings_line(used), "",
-                      _table(headers, body, right={2, 3, 4, 5, 6, 7, 8})])
+                      _table(headers, body, right={2, 3, 4, 5, 6, 7, 8, 9})])

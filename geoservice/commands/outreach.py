@@ -43,16 +43,17 @@ def _table(body: dict) -> str:
     kinds = " of ".join(used["statuses"])
     regions = "1 regio" if body["numberReturned"] == 1 else f"{body['numberReturned']} regio's"
     head = (f"{where}: {regions} van gebieden met status {kinds}, "
-            f"samengevoegd binnen {_number(used['cluster_m'])} m; op inwoners gesorteerd.")
+            f"samengevoegd binnen {_number(used['cluster_m'])} m; op prioriteit gesorteerd.")
     if not body["features"]:
         return f"{where}: geen gebieden met status {kinds}, dus geen regio's."
-    lines = [head, "", f"{'#':>3}  {'gebieden':>8}  {'inwoners':>10}  {'km²':>9}  grootste gebieden"]
+    lines = [head, "", f"{'#':>3}  {'prioriteit':>10}  {'gebieden':>8}  {'inwoners':>10}  {'km²':>9}  gebieden"]
     for feature in body["features"]:
         region = feature["properties"]
         units = region["units"]
         shown = ", ".join(f"{u['naam'] or u['code']} ({u['code']})" for u in units[:UNITS_SHOWN])
         more = f" en nog {len(units) - UNITS_SHOWN}" if len(units) > UNITS_SHOWN else ""
-        lines.append(f"{region['rank']:>3}  {region['n_units']:>8}  {_number(region['aantal_inwoners']):>10}  "
+        lines.append(f"{region['rank']:>3}  {_number(region['priority']):>10}  {region['n_units']:>8}  "
+                     f"{_number(region['aantal_inwoners']):>10}  "
                      f"{_number(region['area_m2'] / 1e6, 2):>9}  {shown}{more}")
     return "\n".join(lines)
 
@@ -71,8 +72,8 @@ def _table(body: dict) -> str:
 @click.option("--format", "fmt", type=click.Choice(("table", "geojson")), default="table", show_default=True,
               help="table: one line per region; geojson: a FeatureCollection (WGS84) listing every unit.")
 def outreach(partner, gemeente, cluster_m, reach_m, include_no_support, level, walk_m, min_inwoners, kinds,
-             themes, partner_services, fmt) -> None:
-    """Outreach regions: white spots near each other grouped into regions, ranked by inhabitants.
+             themes, partner_services, need, fmt) -> None:
+    """Outreach regions: white spots near each other grouped into regions, ranked by priority (need × inhabitants).
 
     Give exactly one of --partner and --gemeente. With --partner, only units within --reach-m of
     its current service areas count: where it could grow next.
@@ -86,7 +87,7 @@ def outreach(partner, gemeente, cluster_m, reach_m, include_no_support, level, w
     if (partner is None) == (gemeente is None):
         raise click.UsageError("Geef --partner ID of --gemeente GM…: precies één van de twee.")
     params = make_params(level=level, walk_m=walk_m, min_inwoners=min_inwoners, kinds=kinds, themes=themes,
-                         partner_services=partner_services)
+                         partner_services=partner_services, need=need)
     engine = dbmod.make_engine(ensure_database(Settings.from_env(), echo=_to_stderr))
     try:
         with engine.connect() as conn:

@@ -90,12 +90,26 @@ _COUNTED_PARTNER = """
         JOIN partner AS p ON p.id = sa.partner_id AND p.services && CAST(:partner_services AS text[])"""
 
 # A join and a GROUP BY rather than a LATERAL per unit: this form can run in parallel workers.
+# n_inside counts each initiative in exactly one unit per level: the buurt and wijk its CBS codes name (derived
+# from its location, queries.areas.assign_initiative_areas). A point in the overlap of two generalised wijken,
+# or in the gap between them, would otherwise count twice or not at all, and a gemeente's total would differ
+# between its buurten and its wijken. n_touching (a unit's polygon holds the point) decides nearest_m = 0.
 _COUNTS = """
-    SELECT near.code, count(*) AS n_nearby, count(*) FILTER (WHERE near.inside) AS n_inside
-    FROM (SELECT cu.code, ST_Intersects(cu.geom, i.location) AS inside
-          FROM ({units}) AS cu
-          JOIN initiative AS i ON ST_DWithin(i.location, cu.geom, :walk_m) AND {counted}) AS near
-    GROUP BY near.code"""
+    SELECT coalesce(near.code, mine.code) AS code, coalesce(near.n_nearby, 0) AS n_nearby,
+           coalesce(near.n_touching, 0) AS n_touching, coalesce(mine.n_inside, 0) AS n_inside
+    FROM (SELECT nu.code, count(*) AS n_nearby, count(*) FILTER (WHERE nu.inside) AS n_touching
+          FROM (SELECT cu.code, ST_Intersects(cu.geom, i.location) AS inside
+                FROM ({units}) AS cu
+                JOIN initiative AS i ON ST_DWithin(i.location, cu.geom, :walk_m) AND {counted}) AS nu
+          GROUP BY nu.code) AS near
+    FULL JOIN (SELECT own.code, count(*) AS n_inside
+               FROM (SELECT i.buurtcode AS code FROM initiative AS i
+                     WHERE {counted} AND i.areas_jaar = :jaar AND i.buurtcode IS NOT NULL
+                     UNION ALL
+                     SELECT i.wijkcode FROM initiative AS i
+                     WHERE {counted} AND i.areas_jaar = :jaar AND i.wijkcode IS NOT NULL) AS own
+               WHERE own.code IN (SELECT ou.code FROM ({units}) AS ou)
+               GROUP BY own.code) AS mine ON mine.code = near.code"""
 
 # KNN (<->) on the GiST index, bounded by ST_DWithin so a unit far from every counted initiative
 # stops at the 50 km box instead of walking the whole index. Skipped when one is inside (then 0);
@@ -103,7 +117,7 @@ _COUNTS = """
 _NEAREST = """
     SELECT ST_Distance(u.geom, i.location) AS d
     FROM initiative AS i
-    WHERE coalesce(c.n_inside, 0) = 0 AND {counted}
+    WHERE coalesce(c.n_touching, 0) = 0 AND {counted}
       AND ST_DWithin(i.location, u.geom, CASE WHEN c.n_nearby > 0 THEN :walk_m ELSE :far_m END)
     ORDER BY i.location <-> u.geom
     LIMIT 1"""
@@ -171,7 +185,7 @@ _STORED = {"join": "LEFT JOIN gap_coverage AS gc ON gc.jaar = :jaar AND gc.code 
 _COMPUTED_COUNTS = {"cte": "counts AS MATERIALIZED ({counts})",
                     "join": "LEFT JOIN counts AS c ON c.code = u.code\nLEFT JOIN LATERAL ({nearest}) AS n ON true",
                     "n_initiatives": "coalesce(c.n_inside, 0)", "n_nearby": "coalesce(c.n_nearby, 0)",
-                    "nearest_m": "CASE WHEN c.n_inside > 0 THEN 0 ELSE n.d END"}
+                    "nearest_m": "CASE WHEN c.n_touching > 0 THEN 0 ELSE n.d END"}
 _STORED_COUNTS = {"join": "LEFT JOIN gap_counts AS gn ON gn.jaar = :jaar AND gn.code = u.code",
                   "n_initiatives": "coalesce(gn.n_inside, 0)", "n_nearby": "coalesce(gn.n_nearby, 0)",
                   "nearest_m": "gn.nearest_m"}
@@ -418,7 +432,7 @@ _ADD_COUNTS = """
 WITH counts AS MATERIALIZED ({counts})
 INSERT INTO gap_counts (jaar, code, n_inside, n_nearby, nearest_m)
 SELECT :jaar, u.code, coalesce(c.n_inside, 0), coalesce(c.n_nearby, 0),
-       CASE WHEN c.n_inside > 0 THEN 0 ELSE n.d END
+       CASE WHEN c.n_touching > 0 THEN 0 ELSE n.d END
 FROM ({units}) AS u
 LEFT JOIN counts AS c ON c.code = u.code
 LEFT JOIN LATERAL ({nearest}) AS n ON true"""

@@ -40,7 +40,8 @@ STORED_COUNTS = {"counts": "coalesce(gn.n_inside, 0) AS n_initiatives, coalesce(
                  "join": " LEFT JOIN gap_counts AS gn ON gn.jaar = :jaar AND gn.code = a.code"}
 COMPUTED_COUNTS = {"counts": """
        (SELECT count(*) FROM initiative AS i
-        WHERE i.status = 'published' AND ST_Intersects(a.geom, i.location)) AS n_initiatives,
+        WHERE i.status = 'published' AND i.areas_jaar = :jaar
+          AND (i.buurtcode = a.code OR i.wijkcode = a.code)) AS n_initiatives,
        (SELECT count(*) FROM initiative AS i
         WHERE i.status = 'published' AND ST_DWithin(i.location, a.geom, :walk_m)) AS n_nearby""", "join": ""}
 
@@ -54,8 +55,9 @@ COMPUTED_COVERAGE = """coalesce(round(CAST(ST_Area(ST_Intersection(a.geom, (
 _AREA_TILE = """
 WITH env AS ({envelope}),
 status AS (SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:statuses AS text[]), CAST(:n_initiatives AS int[]),
-                                CAST(:n_nearby AS int[]), CAST(:coverage AS float8[]))
-                   AS s(code, status, n_initiatives, n_nearby, coverage)),
+                                CAST(:n_nearby AS int[]), CAST(:coverage AS float8[]), CAST(:need AS float8[]),
+                                CAST(:priority AS float8[]))
+                   AS s(code, status, n_initiatives, n_nearby, coverage, need, priority)),
 features AS (
     SELECT a.code, a.naam, a.aantal_inwoners{status_column},
            ST_AsMVTGeom(ST_Transform(ST_SimplifyPreserveTopology(
@@ -106,19 +108,21 @@ def area_figures(conn, layer: str, z: int, x: int, y: int, *, jaar: int, walk_m:
 def area_tile(conn, layer: str, z: int, x: int, y: int, *, jaar: int, tolerance: float,
               figures: dict[str, dict] | None = None) -> bytes:
     """The MVT bytes of one layer of CBS areas: attributes code, naam, aantal_inwoners, and with figures
-    (by code: status, n_initiatives, n_nearby, coverage) those four as well."""
+    (by code: status, n_initiatives, n_nearby, coverage, need, priority) those as well (null ones left out)."""
     with_figures = figures is not None
     sql = _AREA_TILE.format(
         envelope=_ENVELOPE, table=AREA_TABLES[layer],
-        status_column=", s.status, s.n_initiatives, s.n_nearby, s.coverage" if with_figures else "",
+        status_column=", s.status, s.n_initiatives, s.n_nearby, s.coverage, s.need, s.priority" if with_figures else "",
         status_join=" LEFT JOIN status AS s ON s.code = a.code" if with_figures else "")
     figures = figures or {}
     codes = list(figures)
-    columns = {key: [figures[c][key] for c in codes] for key in ("status", "n_initiatives", "n_nearby", "coverage")}
+    columns = {key: [figures[c][key] for c in codes]
+               for key in ("status", "n_initiatives", "n_nearby", "coverage", "need", "priority")}
     data = conn.execute(text(sql), {**_tile_params(z, x, y), "jaar": jaar, "tolerance": tolerance,
                                     "layer": layer, "codes": codes, "statuses": columns["status"],
                                     "n_initiatives": columns["n_initiatives"], "n_nearby": columns["n_nearby"],
-                                    "coverage": columns["coverage"]}).scalar()
+                                    "coverage": columns["coverage"], "need": columns["need"],
+                                    "priority": columns["priority"]}).scalar()
     return bytes(data or b"")
 
 

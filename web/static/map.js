@@ -82,8 +82,23 @@ window.Samenkaart = (function () {
     row(list, "Dichtstbijzijnde initiatief", p.nearest_m === null ? "geen binnen 50 km" : metres(p.nearest_m));
     row(list, "Bedekt door partners", p.coverage === null || p.coverage === undefined ? null
       : Math.round(p.coverage * 100) + " %");
+    needRows(list, p);
     box.appendChild(list);
     return box;
+  }
+
+  /* need and priority (issue 12): the figures, and the indicators that stand out in words */
+  function needRows(list, p) {
+    if (p.need === undefined) { return; }
+    row(list, "Behoefte", p.need === null ? "onbekend"
+      : p.need.toLocaleString("nl-NL", { maximumFractionDigits: 2 }) + (p.need_reasons ? " (" + p.need_reasons + ")" : ""));
+    if (p.priority !== null && p.priority !== undefined) { row(list, "Prioriteit", number(Math.round(p.priority))); }
+    if (p.nearest_initiative) { row(list, "Dichtstbijzijnde initiatief", p.nearest_initiative); }
+  }
+
+  /* a unit in the colour of its class of options.property (need or priority), with the page's own classes */
+  function unitChoropleth(p, options) {
+    return { color: "#333333", weight: 1, fillOpacity: 0.7, fillColor: choroplethColour(p[options.property], options) };
   }
 
   function serviceAreaPopup(p) {
@@ -100,6 +115,7 @@ window.Samenkaart = (function () {
     box.appendChild(text("h3", "Regio " + p.rank));
     var list = document.createElement("dl");
     row(list, "Inwoners", number(p.aantal_inwoners));
+    if (p.priority !== undefined) { row(list, "Prioriteit", number(Math.round(p.priority))); }
     row(list, "Buurten of wijken", p.n_units !== undefined ? p.n_units : (p.units || []).length);
     box.appendChild(list);
     return box;
@@ -149,7 +165,13 @@ window.Samenkaart = (function () {
     regions: regionPopup, gemeenten: gemeentePopup,
   };
 
-  function tooltipText(kind, p) {
+  function tooltipText(kind, p, options) {
+    if (kind === "units" && options && options.property === "need") {
+      return p.naam + ": behoefte " + (p.need === null ? "onbekend" : p.need.toLocaleString("nl-NL", { maximumFractionDigits: 2 }));
+    }
+    if (kind === "units" && options && options.property === "priority") {
+      return p.naam + ": " + (p.priority === null ? labelled("statuses", p.status) : "prioriteit " + number(Math.round(p.priority)));
+    }
     if (kind === "units") { return p.naam + ": " + labelled("statuses", p.status); }
     if (kind === "gemeenten") { return p.naam; }
     if (kind === "regions") { return "Regio " + p.rank + ": " + number(p.aantal_inwoners) + " inwoners"; }
@@ -173,7 +195,9 @@ window.Samenkaart = (function () {
   function geoJsonLayer(data, options) {
     var kind = options.kind;
     return L.geoJSON(data, {
-      style: kind === "gemeenten" ? function (f) { return gemeenteStyle(f.properties, options); } : STYLES[kind],
+      style: kind === "gemeenten" ? function (f) { return gemeenteStyle(f.properties, options); }
+        : kind === "units" && options.property ? function (f) { return unitChoropleth(f.properties, options); }
+        : STYLES[kind],
       pointToLayer: function (f, latlng) {
         var name = f.properties.name || "Initiatief";
         return L.marker(latlng, { alt: name, title: name, keyboard: true });
@@ -181,7 +205,9 @@ window.Samenkaart = (function () {
       onEachFeature: function (f, layer) {
         var popup = POPUPS[kind];
         if (popup) { layer.bindPopup(popup(f.properties, options)); }
-        if (kind !== "initiatives") { layer.bindTooltip(text("span", tooltipText(kind, f.properties)), { sticky: true }); }
+        if (kind !== "initiatives") {
+          layer.bindTooltip(text("span", tooltipText(kind, f.properties, options)), { sticky: true });
+        }
       },
     });
   }

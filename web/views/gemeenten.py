@@ -12,16 +12,19 @@ from flask import current_app, redirect, render_template, request, url_for
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
+from geoservice.analysis import examples
 from geoservice.analysis import gaps as analysis
+from geoservice.analysis import need as need_analysis
 from geoservice.cbs.codes import parse_code
 from geoservice.db import get_session
 from geoservice.errors import InvalidParameter, NotFound
 from geoservice.params import parse_choice
 from geoservice.queries import areas as area_queries
 from geoservice.queries import gaps as gap_queries
+from geoservice.queries import trust as trust_queries
 from geoservice.vocab import INITIATIVE_KINDS, THEMES
 
-from .. import filters, maps, pages
+from .. import filters, maps, pages, priority
 
 ORDERS = ("asc", "desc")
 # The national map: what ?kaart= colours the gemeenten by — a summary column with classes in maps.CHOROPLETHS.
@@ -34,9 +37,11 @@ FIGURE_KEYS = ("aantal_inwoners", *KAARTEN.values())  # what the map's colours a
 MISSING_COLOUR = "#bdbdbd"  # map.js colours a gemeente without a figure this grey
 NATIONAL_COLUMNS = (  # (summary column, header, numeric)
     ("naam", "Gemeente", False), ("aantal_inwoners", "Inwoners", True), ("units", "Gebieden", True),
-    ("white_spot_share", "Inwoners in witte vlekken", True), ("units_white_spot", "Witte vlekken", True),
+    ("white_spot_share", "Inwoners in witte vlekken", True),
+    ("no_initiative_nearby_share", "Inwoners zonder initiatief in de buurt", True),
+    ("units_white_spot", "Witte vlekken", True),
     ("n_initiatives", "Initiatieven", True), ("initiatives_per_1000", "Per 1.000 inwoners", True),
-    ("partners_active", "Partners actief", True),
+    ("partners_active", "Partners actief", True), ("priority_total", "Prioriteit", True),
 )
 UNIT_COLUMNS = (  # (unit field, header, numeric)
     ("naam", "Naam", False), ("aantal_inwoners", "Inwoners", True), ("status", "Status", False),
@@ -127,6 +132,7 @@ def gemeenten():
         sort=sort, order=order, sort_label={k: label for k, label, _ in NATIONAL_COLUMNS}.get(sort, sort),
         headers=sort_headers(NATIONAL_COLUMNS, sort, order, analysis.TEXT_KEYS, link),
         legend=choropleth_legend(spec), downloads=downloads, figures_id=FIGURES_ID,
+        demo=examples.example_figures(session),
         figures=figures_json(rows),
         map=maps.render(m), assets=maps.asset_urls(vector_tiles=True), map_config=maps.map_config(),
     ), status
@@ -148,6 +154,8 @@ class Controls:
     level: str | None = None
     sort: str = DEFAULT_UNIT_SORT
     order: str = "asc"
+    need: tuple = need_analysis.DEFAULT_NEED
+    kaart: str = priority.DEFAULT_UNIT_KAART
 
     @classmethod
     def from_args(cls, args) -> Controls:
@@ -156,17 +164,21 @@ class Controls:
                                       kinds=args.getlist("kind"), themes=args.getlist("theme"))
         sort, order = _sort_and_order(args, UNIT_SORT_KEYS, DEFAULT_UNIT_SORT, UNIT_TEXT_KEYS)
         return cls(walk_m=params.walk_m, kinds=list(params.kinds), themes=list(params.themes), level=params.level,
-                   sort=sort, order=order)
+                   sort=sort, order=order, need=priority.parse_page_need(args), kaart=priority.parse_kaart(args))
 
     @property
     def params(self) -> analysis.GapParams:
         return analysis.GapParams(level=self.level, walk_m=self.walk_m, kinds=tuple(self.kinds),
-                                  themes=tuple(self.themes))
+                                  themes=tuple(self.themes), need=self.need)
 
     def gap_args(self) -> dict:
         """The analysis settings as query arguments: the same for the map, the table and the downloads."""
-        args = {"walk_m": self.walk_m, "kind": self.kinds, "theme": self.themes}
+        args = {"walk_m": self.walk_m, "kind": self.kinds, "theme": self.themes, **priority.need_arg(self.need)}
         return {**args, "level": self.level} if self.level else args
+
+    def page_args(self) -> dict:
+        """gap_args and the map mode: what a link to this page with these settings carries."""
+        return {**self.gap_args(), **({"kaart": self.kaart} if self.kaart != priority.DEFAULT_UNIT_KAART else {})}
 
 
 def resolve_gemeente(session, jaar: int, raw: str) -> str:
@@ -202,7 +214,8 @@ def sort_units(units: list[dict], key: str, descending: bool) -> list[dict]:
     return present + missing
 
 
-def gemeente_map(found: str, bounds, controls: Controls, has_buurten: bool, show_layers: bool):
+def gemeente_map(found: str, bounds, controls: Controls, has_buurten: bool, show_layers: bool,
+                 controls_mode: dict | None = None):
     """The dashboard map: units by status, initiatives (clustered) and partner service areas, all by URL."""
     m = maps.new_map(current_app.extensions["geoservice.settings"], bounds=bounds)
     # the neighbouring gemeenten as outlines, from the tiles in view: where this gemeente lies, for a few KB
@@ -211,9 +224,11 @@ def gemeente_map(found: str, bounds, controls: Controls, has_buurten: bool, show
         level = controls.level or ("buurt" if has_buurten else "wijk")
         # outlines simplified for the zoom the map opens at, one step closer still sharp (never embedded)
         zoom = maps.fitting_zoom(bounds) + 1 if bounds else None
-        maps.add_layer(m, f"{'Buurten' if level == 'buurt' else 'Wijken'} naar status",
+        mode = controls_mode or {}
+        shown = (mode.get("title") or "status").lower()
+        maps.add_layer(m, f"{'Buurten' if level == 'buurt' else 'Wijken'} naar {shown}",
                        url_for("api.gaps", gemeente=found, **controls.gap_args(), format="geojson", zoom=zoom),
-                       "units")
+                       "units", **mode.get("options", {}))
         maps.add_layer(m, "Initiatieven", url_for("api.list_initiatives", gemeente=found, limit=INITIATIVES_LIMIT,
                                                   kind=controls.kinds, theme=controls.themes),
                        "initiatives", cluster=True)
@@ -237,18 +252,22 @@ def gemeente(code: str):
     try:
         controls = Controls.from_args(request.args)
         summary = analysis.gemeente_summaries(session, controls.params, gemeente=found)[0]
-        units = sort_units(analysis.gap_units(session, controls.params, gemeente=found), controls.sort,
-                           controls.order == "desc")
+        units = sort_units(analysis.gap_units(session, controls.params, gemeente=found, with_nearest=True),
+                           controls.sort, controls.order == "desc")
     except InvalidParameter as exc:
         # the form comes back with the reason; nothing is shown that these settings did not produce
         controls, status, error = Controls(), exc.status, exc.description
-    gap_args = controls.gap_args()
+    gap_args = controls.page_args()
+    level = controls.level or ("buurt" if has_buurten else "wijk")
+    mode = priority.map_mode(controls.kaart, units) if error is None else None
+    astray = trust_queries.initiatives_astray(session, jaar, found, level, tuple(controls.kinds),
+                                              tuple(controls.themes)) if summary else []
 
     def link(key: str, next_order: str) -> str:
         return url_for("web.gemeente", code=found, **gap_args, sort=key, order=next_order, _anchor="tabel")
 
-    downloads = {"csv": url_for("api.gaps", gemeente=found, **gap_args, format="csv"),
-                 "geojson": url_for("api.gaps", gemeente=found, **gap_args, format="geojson")}
+    downloads = {"csv": url_for("api.gaps", gemeente=found, **controls.gap_args(), format="csv"),
+                 "geojson": url_for("api.gaps", gemeente=found, **controls.gap_args(), format="geojson")}
     # buurten without population are all 'onbekend'; the wijken may have inhabitants
     no_population = bool(summary and summary["units"] and summary["units_unknown"] == summary["units"])
     return render_template(
@@ -260,6 +279,9 @@ def gemeente(code: str):
         sort_label={k: label for k, label, _ in UNIT_COLUMNS}.get(controls.sort, controls.sort),
         wijk_url=url_for("web.gemeente", code=found, **{**gap_args, "level": "wijk"}),
         map=gemeente_map(found, area_queries.gemeente_bounds(session, jaar, found), controls, has_buurten,
-                         show_layers=error is None),
+                         show_layers=error is None, controls_mode=mode),
+        first=priority.waar_eerst(units), need_words=priority.need_words, mode=mode, astray=astray,
+        need_fields=priority.need_fields(controls.need), weights=priority.WEIGHTS, unit_kaarten=priority.UNIT_KAARTEN,
+        demo=examples.example_figures(session), demo_here=examples.gemeente_note(summary) if summary else None,
         assets=maps.asset_urls(vector_tiles=True), map_config=maps.map_config(),
     ), status

@@ -8,6 +8,9 @@ from urllib.parse import urlencode
 from flask import current_app, render_template, request, url_for
 
 from geoservice import support
+from geoservice.analysis.examples import example_figures
+from geoservice.analysis.gaps import GapParams, SummaryCache
+from geoservice.analysis.need import DEFAULT_NEED
 from geoservice.analysis.outreach import CLUSTER_M, REACH_M, outreach_regions, parse_flag
 from geoservice.db import get_session
 from geoservice.errors import InvalidParameter, NotFound
@@ -15,7 +18,7 @@ from geoservice.params import parse_int
 from geoservice.queries import areas as area_queries
 from geoservice.queries import partners as partner_queries
 
-from .. import maps, pages
+from .. import maps, pages, priority
 from .initiative import contact
 
 DEFINITIONS = {"codes": "CBS-gebieden", "radius": "Cirkel rond een punt", "geojson": "Eigen vorm"}
@@ -25,24 +28,27 @@ MIN_SHARE = 0.01
 SHOWN_CODES = 6  # a service area made of many CBS codes lists the first few
 
 
-@dataclass
+@dataclass(frozen=True)
 class Planning:
     """The form: how far the partner looks, how near white spots must be to form one region."""
 
     reach_m: int = REACH_M["default"]
     cluster_m: int = CLUSTER_M["default"]
     include_no_support: bool = False
+    need: tuple = DEFAULT_NEED  # (indicator, weight) pairs: the regions are ranked by priority
 
     @classmethod
     def from_args(cls, args) -> Planning:
         return cls(reach_m=parse_int("reach_m", args.get("reach_m"), **REACH_M),
                    cluster_m=parse_int("cluster_m", args.get("cluster_m"), **CLUSTER_M),
-                   include_no_support=parse_flag("include_no_support", args.get("include_no_support")))
+                   include_no_support=parse_flag("include_no_support", args.get("include_no_support")),
+                   need=priority.parse_page_need(args))
 
     def outreach_url(self, partner_id: int, **extra) -> str:
         """/api/v1/outreach with these settings: the map, the table and the downloads use the same."""
         args = {"partner": partner_id, "reach_m": self.reach_m, "cluster_m": self.cluster_m,
-                "include_no_support": "true" if self.include_no_support else "false", **extra}
+                "include_no_support": "true" if self.include_no_support else "false",
+                **priority.need_arg(self.need), **extra}
         return url_for("api.outreach") + "?" + urlencode(args)
 
 
@@ -75,6 +81,18 @@ def white_spots(session, partner_id: int, regions: list[dict]) -> list[dict]:
     return sorted(units, key=lambda u: (-(u["aantal_inwoners"] or 0), u["code"]))
 
 
+# A partner's regions and the white spots in them, per database and data version (as the regions themselves):
+# a repeat of the page does no spatial work.
+PLANS = SummaryCache(size=64)
+
+
+def _plan(session, partner_id: int, planning: Planning) -> list:
+    regions = outreach_regions(session.connection(), partner=partner_id, reach_m=planning.reach_m,
+                               cluster_m=planning.cluster_m, include_no_support=planning.include_no_support,
+                               params=GapParams(need=planning.need), with_geometry=False)
+    return [regions, white_spots(session, partner_id, regions)]
+
+
 def partner_map(partner: dict, planning: Planning | None):
     """Its service areas (the view fits to them) and, when the form is valid, the outreach regions."""
     m = maps.new_map(current_app.extensions["geoservice.settings"])
@@ -100,10 +118,7 @@ def partner(partner_id: int):
         # the page comes back with the form and the reason, without regions
         planning, status, error = None, exc.status, exc.description
     if has_areas and planning is not None:
-        regions = outreach_regions(session.connection(), partner=partner_id, reach_m=planning.reach_m,
-                                   cluster_m=planning.cluster_m, include_no_support=planning.include_no_support,
-                                   with_geometry=False)
-        spots = white_spots(session, partner_id, regions)
+        regions, spots = PLANS.get(session, (partner_id, planning), lambda: _plan(session, partner_id, planning))
     # the form shows what was asked, also when it was refused, so it can be corrected
     form = asdict(planning) if planning else {
         "reach_m": request.args.get("reach_m", ""), "cluster_m": request.args.get("cluster_m", ""),
@@ -118,5 +133,7 @@ def partner(partner_id: int):
         error=error, regions=regions, spots=spots, reach=REACH_M, cluster=CLUSTER_M, downloads=downloads,
         demand=support.demand(session, partner_id) if has_areas else [], demand_days=support.DEMAND_DAYS,
         map=partner_map(found, planning) if has_areas else None, assets=maps.asset_urls(),
+        demo=example_figures(session), weights=priority.WEIGHTS,
+        need_fields=priority.need_fields(planning.need if planning else DEFAULT_NEED),
         map_config=maps.map_config(),
     ), status

@@ -7,7 +7,7 @@ no finer place than the buurt, nothing about the person; rows older than the par
 removed when a new count is written (geoservice.support.DEMAND_DAYS).
 
 Revision ID: 0009_partner_themes
-Revises: 0007_gap_counts
+Revises: 0008_counts_by_code
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY
 
 revision = "0009_partner_themes"
-down_revision = "0007_gap_counts"
+down_revision = "0008_counts_by_code"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,162 @@
+"""Every page for everyone: axe-core's WCAG 2.1 A/AA rules, reflow down to 320 px, and a keyboard journey.
+
+axe-core is the npm package (`npm install --no-save axe-core@4` in the checkout; scripts/setup-venv test does it
+when npm is there), injected into each page by Playwright. Like the other browser tests these skip when
+Chromium, Playwright or axe-core is missing, except in CI (CI=true), where they fail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from geoservice import create_app
+from geoservice.db import make_engine
+
+from .browser_support import LiveServer, registered_layers, wait_for_layer, watch_page
+from .conftest import settings_for
+from .helpers import add_partner, add_service_area, make_initiative
+
+ROOT = Path(__file__).resolve().parents[1]
+AXE = Path(os.environ.get("GEOSERVICE_AXE", ROOT / "node_modules" / "axe-core" / "axe.min.js"))
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+WIDTHS = {"desktop": 1280, "phone": 390}
+REFLOW_WIDTHS = (320, 390, 640)  # 640 CSS px: 200 % zoom on a 1280 px screen
+PC4_BAARN = "3741"  # data/postcodes/pc4_nl.tsv: Baarn, centroid 52.2175, 5.2856
+N_NEAR = 32  # more than one page of search results (25)
+
+# The pages every check visits; {placeholders} are ids from the data fixture. One list, so a new page is
+# checked by adding it here.
+PAGES = [
+    "/", f"/?q={PC4_BAARN}", "/gemeenten", "/gemeente/GM0363", "/gemeente/GM0308", "/initiatief/{stale}",
+    "/partner/{partner}", "/aanmelden", "/privacy", "/over", "/toegankelijkheid", "/inloggen",
+]
+
+
+def ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="session")
+def axe_source(browser) -> str:
+    if not AXE.is_file():
+        reason = f"{AXE} is missing (scripts/setup-venv test runs npm install --no-save axe-core@4)"
+        if ci():
+            pytest.fail(f"CI must run the accessibility checks, but {reason}", pytrace=False)
+        pytest.skip(reason)
+    return AXE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def a11y_data(pg_server, template_db):
+    """Baarn with more initiatives near 3741 than one result page holds, one of them checked long ago,
+    a few in Amsterdam, and a partner with a service area."""
+    name = f"geoservice_test_a11y_{os.getpid()}"
+    url = pg_server.create(name, template=template_db)
+    engine = make_engine(url)
+    ids = {}
+    with engine.begin() as conn:
+        for i in range(N_NEAR):  # a ring around the 3741 centroid (5.2856, 52.2175), 100 m to 1.7 km out
+            step = (i + 1) / N_NEAR
+            lon = 5.2856 + (0.024 * step) * (1 if i % 2 else -1) * (0.5 if i % 3 else 1)
+            lat = 52.2175 + (0.014 * step) * (1 if i % 4 < 2 else -1)
+            make_initiative(conn, lon=lon, lat=lat, name=f"Buurtinitiatief {i + 1:02d} (test)",
+                            themes=["ontmoeting"], last_verified=dt.date.today() - dt.timedelta(days=30))
+        ids["stale"] = make_initiative(conn, lon=5.2870, lat=52.2180, name="Buurtkamer De Kern (test)",
+                                       website="https://example.org/", email="kern@example.org",
+                                       last_verified=dt.date.today() - dt.timedelta(days=1000))
+        for title, lon, lat in [("Buurtmoestuin Jordaan (test)", 4.8830, 52.3760),
+                                ("Wijkcoöperatie Oost (test)", 4.9300, 52.3600)]:
+            make_initiative(conn, lon=lon, lat=lat, name=title)
+        ids["partner"] = add_partner(conn, "Stichting Samen Baarn (test)", kind="lokale_ondersteuner")
+        add_service_area(conn, ids["partner"], "Baarn-centrum",
+                         "ST_Buffer(ST_Transform(ST_SetSRID(ST_MakePoint(5.2856, 52.2175), 4326), 28992), 1500)",
+                         definition_type="radius", definition={"point": {"lon": 5.2856, "lat": 52.2175},
+                                                               "radius_m": 1500})
+    engine.dispose()
+    yield url, ids
+    pg_server.drop(name)
+
+
+@pytest.fixture(scope="session")
+def a11y_live(browser, a11y_data):
+    app = create_app(settings_for(a11y_data[0], geocoder="offline"))
+    with LiveServer(app) as server:
+        yield server
+
+
+def page_path(template: str, ids: dict) -> str:
+    return template.format(**ids)
+
+
+def open_page(browser, live, path: str, width: int, *, bypass_csp: bool = False):
+    """A fresh context at `width` × 900 with the page loaded, every map layer drawn and the network idle."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="nl-NL", bypass_csp=bypass_csp)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    watch = watch_page(page, live.url)
+    response = page.goto(live.url + path, wait_until="load")
+    assert response.status == 200, f"{path} answered {response.status}"
+    for kind in sorted(registered_layers(response.text())):
+        wait_for_layer(page, kind)
+    page.wait_for_load_state("networkidle")
+    return context, page, watch
+
+
+def axe_violations(page, source: str) -> list[dict]:
+    page.add_script_tag(content=source)  # the context bypasses the page's CSP for this one script
+    return page.evaluate("""async tags => {
+        const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+        return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ': ' + n.failureSummary.split('\\n')[1])}));
+    }""", AXE_TAGS)
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+@pytest.mark.parametrize("template", PAGES)
+def test_axe_finds_no_wcag21_aa_violations(browser, a11y_live, a11y_data, axe_source, template, width):
+    path = page_path(template, a11y_data[1])
+    context, page, watch = open_page(browser, a11y_live, path, width, bypass_csp=True)
+    try:
+        violations = axe_violations(page, axe_source)
+        assert violations == [], f"axe-core on {path} at {width} px"
+        assert watch.problems() == {}
+    finally:
+        context.close()
+
+
+OVERFLOW = """() => {
+    const width = window.innerWidth, wide = [];
+    for (const el of document.querySelectorAll('body *')) {
+        const box = el.getBoundingClientRect();
+        if (box.width && box.right > width + 1 && !el.closest('.table-scroll, .leaflet-container, .visually-hidden, .skip-link, .hp-field')) {
+            wide.push((el.tagName + '.' + (el.className.baseVal ?? el.className) + '#' + el.id).slice(0, 80)
+                      + ' right=' + Math.round(box.right));
+        }
+    }
+    return {scroll: document.documentElement.scrollWidth, inner: width, wide: wide.slice(0, 6)};
+}"""
+
+
+@pytest.mark.parametrize("template", PAGES)
+def test_page_reflows_without_horizontal_scrolling(browser, a11y_live, a11y_data, template):
+    """WCAG 1.4.10: at 320 CSS px (and 390, a phone; 640, 200 % zoom) the page never scrolls sideways."""
+    path = page_path(template, a11y_data[1])
+    context, page, watch = open_page(browser, a11y_live, path, REFLOW_WIDTHS[0])
+    try:
+        for width in REFLOW_WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            page.wait_for_timeout(100)
+            found = page.evaluate(OVERFLOW)
+            assert found["scroll"] <= found["inner"], f"{path} at {width} px is {found['scroll']} px wide: {found}"
+        # the menu: every item is on screen (it wraps rather than running off the edge)
+        page.set_viewport_size({"width": 320, "height": 900})
+        right = page.eval_on_selector_all(".site-header nav a, .site-header nav button",
+                                          "els => els.map(e => e.getBoundingClientRect().right)")
+        assert right and max(right) <= 320
+        assert watch.problems() == {}
+    finally:
+        context.close()

@@ -1,8 +1,15 @@
-"""About the map (`/over`) and the accessibility statement (`/toegankelijkheid`)."""
+"""About the map (`/over`), the accessibility statement (`/toegankelijkheid`) and the privacy statement (`/privacy`)."""
 
-from flask import render_template
+from flask import current_app, render_template
 
 from .. import pages
+
+# when the statements were written and last checked against the pages (change with their content)
+STATEMENT_DATE = "2 december 2026"
+
+
+def contact_email() -> str | None:
+    return current_app.extensions["geoservice.settings"].contact_email
 
 
 @pages.get("/over")
@@ -12,4 +19,4 @@ def over():
 
 @pages.get("/toegankelijkheid")
 def toegankelijkheid():
-    return render_template("toegankelijkheid.html")
+    return render_template("toegankelijkheid.html", contact_email=contact_email(), date=STATEMENT_DATE)

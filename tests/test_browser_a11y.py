@@ -160,3 +160,41 @@ def test_page_reflows_without_horizontal_scrolling(browser, a11y_live, a11y_data
         assert watch.problems() == {}
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+def test_keyboard_user_searches_a_postcode_and_opens_the_first_result_within_15_tabs(browser, a11y_live, width):
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="nl-NL")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    watch = watch_page(page, a11y_live.url)
+    try:
+        page.goto(a11y_live.url + "/")
+        tabs = 0
+
+        def tab_until(selector: str) -> None:
+            nonlocal tabs
+            while not page.evaluate("s => document.activeElement.matches(s)", selector):
+                page.keyboard.press("Tab")
+                tabs += 1
+                assert tabs <= 15, f"{selector} not reached in 15 Tab presses"
+
+        tab_until("#q")
+        page.keyboard.type(PC4_BAARN)
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        # the results heading has the focus: a screen reader says how many were found
+        heading = page.evaluate("() => [document.activeElement.tagName, document.activeElement.textContent]")
+        assert heading[0] == "H2" and "initiatieven binnen" in heading[1]
+        assert int(heading[1].split()[0]) > 25  # more than one page: the journey is the same
+        first = page.locator("ol.results a.name").first
+        name = first.inner_text()
+        tab_until("ol.results a.name")
+        assert page.evaluate("() => document.activeElement.textContent") == name
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.locator("h1").inner_text() == name and "/initiatief/" in page.url
+        assert tabs <= 15
+        assert watch.problems() == {}
+    finally:
+        context.close()

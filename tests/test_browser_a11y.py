@@ -198,3 +198,107 @@ def test_keyboard_user_searches_a_postcode_and_opens_the_first_result_within_15_
         assert watch.problems() == {}
     finally:
         context.close()
+
+
+def test_map_controls_are_dutch_and_clusters_are_named(browser, a11y_live):
+    context, page, watch = open_page(browser, a11y_live, f"/?q={PC4_BAARN}", 1280)
+    try:
+        assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == "Inzoomen"
+        assert page.locator(".leaflet-control-zoom-out").get_attribute("title") == "Uitzoomen"
+        layers = page.locator(".leaflet-control-layers")
+        assert layers.get_attribute("aria-label") == "Kaartlagen"
+        assert page.locator(".leaflet-control-layers-toggle").get_attribute("title") == "Kaartlagen"
+        scale = page.locator(".leaflet-control-scale").inner_text()
+        assert scale.strip() and not any(unit in scale for unit in (" ft", " mi"))  # metric only
+        assert page.locator(".leaflet-control-scale-line").count() == 1
+        clusters = page.locator(".leaflet-marker-pane .marker-cluster")
+        assert clusters.count() >= 1
+        for i in range(clusters.count()):
+            count = clusters.nth(i).inner_text().strip()
+            assert clusters.nth(i).get_attribute("aria-label") == f"{count} initiatieven"
+        english = page.evaluate("""() => [...document.querySelectorAll('.leaflet-container [title], .leaflet-container [aria-label]')]
+            .map(e => (e.getAttribute('title') || '') + ' ' + (e.getAttribute('aria-label') || ''))
+            .filter(t => /Zoom in|Zoom out|Layers|Close popup|JavaScript library/.test(t))""")
+        assert english == []
+        assert watch.problems() == {}
+    finally:
+        context.close()
+
+
+def test_escape_closes_a_popup_and_gives_focus_back_to_its_marker(browser, a11y_live, a11y_data):
+    context, page, watch = open_page(browser, a11y_live, "/initiatief/{stale}".format(**a11y_data[1]), 1280)
+    try:
+        marker = page.locator(".leaflet-marker-pane .leaflet-marker-icon").first
+        marker.focus()
+        page.keyboard.press("Enter")
+        popup = page.locator(".leaflet-popup")
+        popup.wait_for()
+        assert page.locator(".leaflet-popup-close-button").get_attribute("aria-label") == "Sluiten"
+        assert page.evaluate("() => !!document.activeElement.closest('.leaflet-popup')"), "the popup has no focus"
+        page.keyboard.press("Escape")
+        popup.wait_for(state="detached")
+        assert page.evaluate("() => document.activeElement.classList.contains('leaflet-marker-icon')")
+        # the same from the marker itself: Enter opens, Escape (focus moved back) closes again
+        page.keyboard.press("Enter")
+        popup.wait_for()
+        page.keyboard.press("Escape")
+        popup.wait_for(state="detached")
+        assert watch.problems() == {}
+    finally:
+        context.close()
+
+
+def test_a_click_on_the_whole_country_zooms_in_and_only_a_close_click_searches(browser, a11y_live):
+    context, page, watch = open_page(browser, a11y_live, "/", 1280)
+    try:
+        zoom = "() => Object.values(window).find(v => v instanceof L.Map).getZoom()"
+        start = page.evaluate(zoom)
+        box = page.locator(".map-box .leaflet-container").bounding_box()
+        centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        for _ in range(5):
+            if page.evaluate(zoom) >= 12:
+                break
+            page.mouse.click(*centre)
+            page.wait_for_timeout(700)
+            assert page.url == a11y_live.url + "/", "a click at national zoom searched"
+        assert page.evaluate(zoom) > start
+        assert "Ingezoomd" in page.locator("#map-status").inner_text()
+        with page.expect_navigation():
+            page.mouse.click(*centre)
+        assert "lat=" in page.url and "lon=" in page.url
+        assert watch.problems() == {}
+    finally:
+        context.close()
+
+
+def test_the_map_shows_the_initiatives_of_the_result_page(browser, a11y_live):
+    context, page, watch = open_page(browser, a11y_live, f"/?q={PC4_BAARN}&page=2", 1280)
+    try:
+        listed = page.locator("ol.results > li").count()
+        assert 0 < listed < 25 and page.locator("ol.results").get_attribute("start") == "26"
+        assert wait_for_layer(page, "initiatives") == listed
+        assert page.locator('a[rel="prev"]').count() == 1 and page.locator('a[rel="next"]').count() == 0
+        assert watch.problems() == {}
+    finally:
+        context.close()
+
+
+def test_on_a_phone_the_results_and_a_list_map_switch_come_before_the_filters(browser, a11y_live):
+    context, page, watch = open_page(browser, a11y_live, f"/?q={PC4_BAARN}&kind=bewonersinitiatief", 390)
+    try:
+        def top(selector):
+            return page.locator(selector).first.bounding_box()["y"]
+
+        assert top("#results-title") < top(".view-switch") < top("ol.results") < top("details.filters summary")
+        assert top("#results-title") < 900, "the results heading is not on the first screen"
+        summary = page.locator("details.filters summary").inner_text()
+        assert summary == "Filters (1 actief)"
+        assert page.locator(".search-map").is_hidden() and page.locator("ol.results").is_visible()
+        page.get_by_role("button", name="Kaart").click()
+        assert page.locator(".search-map").is_visible() and page.locator("ol.results").is_hidden()
+        assert page.get_by_role("button", name="Kaart").get_attribute("aria-pressed") == "true"
+        page.get_by_role("button", name="Lijst").click()
+        assert page.locator("ol.results").is_visible()
+        assert watch.problems() == {}
+    finally:
+        context.close()

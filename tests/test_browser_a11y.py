@@ -33,6 +33,7 @@ N_NEAR = 32  # more than one page of search results (25)
 PAGES = [
     "/", f"/?q={PC4_BAARN}", "/gemeenten", "/gemeente/GM0363", "/gemeente/GM0308", "/initiatief/{stale}",
     "/partner/{partner}", "/aanmelden", "/privacy", "/over", "/toegankelijkheid", "/inloggen",
+    "/initiatief/{stale}/melden",
 ]
 
 
@@ -299,6 +300,22 @@ def test_on_a_phone_the_results_and_a_list_map_switch_come_before_the_filters(br
         assert page.get_by_role("button", name="Kaart").get_attribute("aria-pressed") == "true"
         page.get_by_role("button", name="Lijst").click()
         assert page.locator("ol.results").is_visible()
+        assert watch.problems() == {}
+    finally:
+        context.close()
+
+
+def test_after_a_failed_send_the_focus_is_on_the_error_summary(browser, a11y_live):
+    context, page, watch = open_page(browser, a11y_live, "/aanmelden", 390)
+    try:
+        with page.expect_navigation():
+            page.get_by_role("button", name="Aanmelding versturen").click()
+        assert page.evaluate("() => document.activeElement.id") == "fouten"
+        assert "Niet alles is goed ingevuld" in page.locator("#fouten").inner_text()
+        # its links lead to the fields
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.getAttribute('href')").startswith("#veld-")
+        watch.console_errors[:] = [e for e in watch.console_errors if "status of 400" not in e]
         assert watch.problems() == {}
     finally:
         context.close()

@@ -1,6 +1,6 @@
 """About the map (`/over`), the accessibility statement (`/toegankelijkheid`) and the privacy statement (`/privacy`)."""
 
-from flask import current_app, render_template
+from flask import current_app, redirect, render_template, url_for
 
 from .. import pages
 
@@ -20,3 +20,17 @@ def over():
 @pages.get("/toegankelijkheid")
 def toegankelijkheid():
     return render_template("toegankelijkheid.html", contact_email=contact_email(), date=STATEMENT_DATE)
+
+
+@pages.get("/privacy")
+def privacy():
+    from geoservice.corrections import KEEP_CONTACT_DAYS
+    from geoservice.ratelimit import SUBMIT
+
+    return render_template("privacy.html", contact_email=contact_email(), date=STATEMENT_DATE,
+                           keep_months=round(KEEP_CONTACT_DAYS / 30.4), submit_limit=SUBMIT)
+
+
+@pages.get("/privacyverklaring")
+def privacyverklaring():
+    return redirect(url_for("web.privacy"), code=301)

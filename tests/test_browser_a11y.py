@@ -319,3 +319,22 @@ def test_after_a_failed_send_the_focus_is_on_the_error_summary(browser, a11y_liv
         assert watch.problems() == {}
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/gemeente/GM0363", "/gemeente/GM0308", "/gemeenten"])
+def test_the_dashboard_map_starts_near_the_top_and_follows_the_key_figures_on_a_phone(browser, a11y_live, path):
+    context, page, watch = open_page(browser, a11y_live, path, 1280)
+    try:
+        top = page.locator(".map-box").bounding_box()["y"]
+        assert top <= 400, f"the map of {path} starts {top:.0f} px down at 1280×900"
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(100)
+        boxes = page.evaluate("""() => Object.fromEntries(['.key-numbers', '.map-box', '.legend', 'table.data']
+            .map(s => [s, document.querySelector(s) ? document.querySelector(s).getBoundingClientRect().top : null]))""")
+        if boxes[".key-numbers"] is not None:  # a dashboard: key figures, then the map, then the rest
+            assert boxes[".key-numbers"] < boxes[".map-box"] < boxes[".legend"] < boxes["table.data"]
+        else:  # the national overview: the map before the long table
+            assert boxes[".map-box"] < boxes["table.data"]
+        assert watch.problems() == {}
+    finally:
+        context.close()

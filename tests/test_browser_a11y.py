@@ -338,3 +338,29 @@ def test_the_dashboard_map_starts_near_the_top_and_follows_the_key_figures_on_a_
         assert watch.problems() == {}
     finally:
         context.close()
+
+
+def test_a_dashboard_arrives_compressed_and_its_static_files_are_kept(browser, a11y_live):
+    """Chromium's own Accept-Encoding: every text answer over 1 KB comes gzipped, static files are immutable,
+    and a second visit fetches no static file again (bench/page_weight.py measures the bytes with demo data)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
+    page = context.new_page()
+    seen = []
+    page.on("response", lambda r: seen.append(r))
+    try:
+        page.goto(a11y_live.url + "/gemeente/GM0363", wait_until="load")
+        wait_for_layer(page, "units")
+        page.wait_for_load_state("networkidle")
+        plain = [r.url for r in seen if r.status == 200 and r.request.sizes()["responseBodySize"] > 1024
+                 and not r.headers.get("content-encoding")]
+        assert plain == [], "sent uncompressed"
+        static = [r for r in seen if "/static/" in r.url]
+        assert static and all("immutable" in r.headers.get("cache-control", "") for r in static)
+        seen.clear()
+        page.goto(a11y_live.url + "/gemeente/GM0308", wait_until="load")
+        page.wait_for_load_state("networkidle")
+        fetched = [r.url for r in seen if "/static/" in r.url and not r.from_service_worker
+                   and r.request.sizes()["responseBodySize"] > 0]
+        assert fetched == [], "static files fetched again"
+    finally:
+        context.close()

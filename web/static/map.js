@@ -106,8 +106,12 @@ window.Samenkaart = (function () {
     return a;
   }
 
-  function metres(value) {
+  function metres(value, step) {
     if (value === null || value === undefined) { return ""; }
+    if (step) {  // measured from a postcode area's centre: no more precise than that
+      value = Math.round(value / step) * step;
+      if (value < step) { return "minder dan " + step + " m"; }
+    }
     return value < 1000 ? Math.round(value) + " m" : (value / 1000).toFixed(1).replace(".", ",") + " km";
   }
 
@@ -125,7 +129,7 @@ window.Samenkaart = (function () {
 
   function labelled(vocabulary, key) { return (config.labels[vocabulary] || {})[key] || key; }
 
-  function initiativePopup(p) {
+  function initiativePopup(p, options) {
     var box = document.createElement("div");
     box.className = "popup";
     var title = text("h3", "");
@@ -134,7 +138,7 @@ window.Samenkaart = (function () {
     var list = document.createElement("dl");
     row(list, "Soort", labelled("kinds", p.kind));
     row(list, "Thema's", (p.themes || []).map(function (t) { return labelled("themes", t); }).join(", "));
-    if (p.distance_m !== undefined) { row(list, "Afstand", metres(p.distance_m)); }
+    if (p.distance_m !== undefined) { row(list, "Afstand", metres(p.distance_m, (options || {}).distanceStep)); }
     var site = safeUrl(p.website);
     row(list, "Website", site ? link(site, p.website) : p.website);
     box.appendChild(list);

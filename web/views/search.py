@@ -109,7 +109,10 @@ def search_map(point: dict | None, search: Search, buurt: dict | None):
         if buurt is not None:
             maps.add_layer(m, f"Jouw {buurt['level']}: {buurt['name']}",
                            url_for("api.area_details", code=buurt["code"]), "area")
-        maps.add_layer(m, "Initiatieven", nearby_api_url(point, search), "initiatives", cluster=True, fit=True)
+        # from a postcode area's centre, distances are rounded to 100 m, in the list and in the popups
+        step = 100 if point["precision"] == "postcode" else 0
+        maps.add_layer(m, "Initiatieven", nearby_api_url(point, search), "initiatives", cluster=True, fit=True,
+                       distanceStep=step)
         maps.add_searched_point(m, point["lat"], point["lon"], point["label"])
         maps.add_layer_control(m)
     maps.add_point_picker(m, "search-form", min_zoom=PICK_ZOOM)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from geoservice import create_app
+from sqlalchemy.orm import Session
+
+from geoservice import accounts, create_app
 from geoservice.db import make_engine
 
 from .browser_support import LiveServer, registered_layers, wait_for_layer, watch_page
@@ -27,6 +29,7 @@ WIDTHS = {"desktop": 1280, "phone": 390}
 REFLOW_WIDTHS = (320, 390, 640)  # 640 CSS px: 200 % zoom on a 1280 px screen
 PC4_BAARN = "3741"  # data/postcodes/pc4_nl.tsv: Baarn, centroid 52.2175, 5.2856
 N_NEAR = 32  # more than one page of search results (25)
+PASSWORD = "een lang wachtwoord voor tests"
 
 # The pages every check visits; {placeholders} are ids from the data fixture. One list, so a new page is
 # checked by adding it here.
@@ -35,6 +38,10 @@ PAGES = [
     "/partner/{partner}", "/aanmelden", "/privacy", "/over", "/toegankelijkheid", "/inloggen",
     "/initiatief/{stale}/melden",
 ]
+# Pages behind a login (the account's e-mail, the path) and an error page: the same checks.
+LOGGED_IN_PAGES = [("mod@example.nl", "/beheer"), ("mod@example.nl", "/beheer/initiatief/{pending}"),
+                   ("redactie@example.nl", "/beheer/partner/{partner}")]
+ERROR_PAGES = ["/initiatief/999999", "/gemeente/GM9999"]
 
 
 def ci() -> bool:
@@ -72,11 +79,16 @@ def a11y_data(pg_server, template_db):
         for title, lon, lat in [("Buurtmoestuin Jordaan (test)", 4.8830, 52.3760),
                                 ("Wijkcoöperatie Oost (test)", 4.9300, 52.3600)]:
             make_initiative(conn, lon=lon, lat=lat, name=title)
+        ids["pending"] = make_initiative(conn, lon=5.2900, lat=52.2140, name="Nieuw buurthuis (test)", status="pending")
         ids["partner"] = add_partner(conn, "Stichting Samen Baarn (test)", kind="lokale_ondersteuner")
         add_service_area(conn, ids["partner"], "Baarn-centrum",
                          "ST_Buffer(ST_Transform(ST_SetSRID(ST_MakePoint(5.2856, 52.2175), 4326), 28992), 1500)",
                          definition_type="radius", definition={"point": {"lon": 5.2856, "lat": 52.2175},
                                                                "radius_m": 1500})
+    with Session(engine) as session, session.begin():
+        accounts.create_user(session, "mod@example.nl", role="moderator", password=PASSWORD)
+        accounts.create_user(session, "redactie@example.nl", role="partner_editor", password=PASSWORD,
+                             partner_id=ids["partner"])
     engine.dispose()
     yield url, ids
     pg_server.drop(name)
@@ -93,14 +105,24 @@ def page_path(template: str, ids: dict) -> str:
     return template.format(**ids)
 
 
-def open_page(browser, live, path: str, width: int, *, bypass_csp: bool = False):
-    """A fresh context at `width` × 900 with the page loaded, every map layer drawn and the network idle."""
+def open_page(browser, live, path: str, width: int, *, bypass_csp: bool = False, user: str | None = None,
+              status: int = 200):
+    """A fresh context at `width` × 900 with the page loaded (logged in as `user` first), every map layer
+    drawn and the network idle."""
     context = browser.new_context(viewport={"width": width, "height": 900}, locale="nl-NL", bypass_csp=bypass_csp)
     page = context.new_page()
     page.set_default_timeout(20_000)
     watch = watch_page(page, live.url)
+    if user:
+        page.goto(live.url + "/inloggen")
+        page.get_by_label("E-mailadres").fill(user)
+        page.get_by_label("Wachtwoord").fill(PASSWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Inloggen").click()
     response = page.goto(live.url + path, wait_until="load")
-    assert response.status == 200, f"{path} answered {response.status}"
+    assert response.status == status, f"{path} answered {response.status}"
+    if status >= 400:  # Chromium logs the page's own error status; that one is expected
+        watch.console_errors[:] = [e for e in watch.console_errors if f"status of {status}" not in e]
     for kind in sorted(registered_layers(response.text())):
         wait_for_layer(page, kind)
     page.wait_for_load_state("networkidle")
@@ -116,11 +138,16 @@ def axe_violations(page, source: str) -> list[dict]:
     }""", AXE_TAGS)
 
 
+VISITS = ([(None, p, 200) for p in PAGES] + [(user, p, 200) for user, p in LOGGED_IN_PAGES]
+          + [(None, p, 404) for p in ERROR_PAGES])
+VISIT_IDS = [f"{p}{' as ' + user if user else ''}" for user, p, _ in VISITS]
+
+
 @pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
-@pytest.mark.parametrize("template", PAGES)
-def test_axe_finds_no_wcag21_aa_violations(browser, a11y_live, a11y_data, axe_source, template, width):
+@pytest.mark.parametrize(("user", "template", "status"), VISITS, ids=VISIT_IDS)
+def test_axe_finds_no_wcag21_aa_violations(browser, a11y_live, a11y_data, axe_source, user, template, status, width):
     path = page_path(template, a11y_data[1])
-    context, page, watch = open_page(browser, a11y_live, path, width, bypass_csp=True)
+    context, page, watch = open_page(browser, a11y_live, path, width, bypass_csp=True, user=user, status=status)
     try:
         violations = axe_violations(page, axe_source)
         assert violations == [], f"axe-core on {path} at {width} px"
@@ -142,11 +169,11 @@ OVERFLOW = """() => {
 }"""
 
 
-@pytest.mark.parametrize("template", PAGES)
-def test_page_reflows_without_horizontal_scrolling(browser, a11y_live, a11y_data, template):
+@pytest.mark.parametrize(("user", "template", "status"), VISITS, ids=VISIT_IDS)
+def test_page_reflows_without_horizontal_scrolling(browser, a11y_live, a11y_data, user, template, status):
     """WCAG 1.4.10: at 320 CSS px (and 390, a phone; 640, 200 % zoom) the page never scrolls sideways."""
     path = page_path(template, a11y_data[1])
-    context, page, watch = open_page(browser, a11y_live, path, REFLOW_WIDTHS[0])
+    context, page, watch = open_page(browser, a11y_live, path, REFLOW_WIDTHS[0], user=user, status=status)
     try:
         for width in REFLOW_WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})

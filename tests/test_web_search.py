@@ -243,3 +243,16 @@ def test_information_pages(client, path, heading, must_contain):
     assert f"<h1>{heading}</h1>" in html
     for text in must_contain:
         assert text in html
+
+
+def test_the_nearby_api_pages_with_offset(crowded):
+    client = crowded.test_client()
+    base = f"/api/v1/initiatives/nearby?postcode={BAARN_PC4}&radius_m=1000"
+    four = client.get(base + "&limit=4").get_json()
+    later = client.get(base + "&limit=2&offset=2").get_json()
+    names = [f["properties"]["name"] for f in four["features"]]
+    assert [f["properties"]["name"] for f in later["features"]] == names[2:]
+    assert later["numberMatched"] == four["numberMatched"] == 60 and later["numberReturned"] == 2
+    past = client.get(base + "&limit=10&offset=60").get_json()
+    assert past["features"] == [] and past["numberMatched"] == 60
+    assert client.get(base + "&offset=-1").status_code == 400

@@ -39,8 +39,10 @@ def compress(response):
             or "Content-Encoding" in response.headers or "Content-Range" in response.headers
             or request.accept_encodings["gzip"] <= 0):
         return response
-    static = response.direct_passthrough  # send_file: a file wrapper, read once here (our files are small)
-    if response.is_streamed and not static:
+    # send_file of our own static files: a file wrapper, read once here (they are small); any other file
+    # wrapper or generator body is left to stream as it is
+    static = response.direct_passthrough and (request.endpoint or "").endswith("static")
+    if (response.is_streamed or response.direct_passthrough) and not static:
         return response
     etag, weak = response.get_etag()
     key = (request.path, etag or "")

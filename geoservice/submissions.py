@@ -123,11 +123,11 @@ def clean_point(raw_lat: object, raw_lon: object) -> LonLat | None:
     if not _present(raw_lat) and not _present(raw_lon):
         return None
     if not (_present(raw_lat) and _present(raw_lon)):
-        raise Invalid("geef lat én lon, of kies een punt op de kaart")
+        raise Invalid("geef breedtegraad én lengtegraad (lat én lon), of kies een punt op de kaart")
     lat, lon = _number(raw_lat), _number(raw_lon)
     point = LonLat(lon=lon, lat=lat)
     if looks_swapped_in_nl(point):
-        raise Invalid("lat en lon lijken omgewisseld")
+        raise Invalid("breedtegraad en lengtegraad (lat en lon) lijken omgewisseld")
     box = NL_BOX_WGS84
     if not (box.minx <= lon <= box.maxx and box.miny <= lat <= box.maxy):
         raise Invalid(f"het punt {lat}, {lon} ligt niet in Nederland")

@@ -381,7 +381,10 @@ window.Samenkaart = (function () {
           group.addLayer(layer);
         }
         var map = group._map;
-        if (options.fit && map && layer.getBounds().isValid()) { map.fitBounds(layer.getBounds(), { maxZoom: 16 }); }
+        if (options.fit && map && layer.getBounds().isValid()) {
+          map.samenkaartFit = layer.getBounds();  // again when a hidden map is shown (the list/map switch)
+          map.fitBounds(map.samenkaartFit, { maxZoom: 16 });
+        }
         var count = data.type === "Feature" ? 1 : (data.features || []).length;
         group.samenkaartLoaded = count;
         document.documentElement.dataset["layer_" + options.kind] = String(count);
@@ -447,7 +450,12 @@ window.Samenkaart = (function () {
       button.addEventListener("click", function () {
         layout.dataset.view = button.dataset.view;
         group.querySelectorAll("button").forEach(function (b) { b.setAttribute("aria-pressed", String(b === button)); });
-        if (button.dataset.view === "map") { maps.forEach(function (m) { m.invalidateSize(); }); }
+        if (button.dataset.view === "map") {
+          maps.forEach(function (m) {
+            m.invalidateSize();
+            if (m.samenkaartFit) { m.fitBounds(m.samenkaartFit, { maxZoom: 16 }); }
+          });
+        }
       });
     });
   }

@@ -350,7 +350,7 @@ class Correction(Base):
     message: Mapped[str] = mapped_column(Text, nullable=False)
     contact_name: Mapped[str | None] = mapped_column(Text)
     contact_email: Mapped[str | None] = mapped_column(Text)
-    client_hash: Mapped[str | None] = mapped_column(Text, comment="keyed hash of the reporting client, for abuse checks")
+    client_hash: Mapped[str | None] = mapped_column(Text, comment="keyed hash of the reporting client (abuse checks)")
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'open'"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                     server_default=func.now())

@@ -148,7 +148,8 @@ OVERFLOW = """() => {
     const width = window.innerWidth, wide = [];
     for (const el of document.querySelectorAll('body *')) {
         const box = el.getBoundingClientRect();
-        if (box.width && box.right > width + 1 && !el.closest('.table-scroll, .leaflet-container, .visually-hidden, .skip-link, .hp-field')) {
+        const inside = '.table-scroll, .leaflet-container, .visually-hidden, .skip-link, .hp-field';
+        if (box.width && box.right > width + 1 && !el.closest(inside)) {
             wide.push((el.tagName + '.' + (el.className.baseVal ?? el.className) + '#' + el.id).slice(0, 80)
                       + ' right=' + Math.round(box.right));
         }
@@ -241,7 +242,8 @@ def test_map_controls_are_dutch_and_clusters_are_named(browser, a11y_live):
         for i in range(clusters.count()):
             count = clusters.nth(i).inner_text().strip()
             assert clusters.nth(i).get_attribute("aria-label") == f"{count} initiatieven"
-        english = page.evaluate("""() => [...document.querySelectorAll('.leaflet-container [title], .leaflet-container [aria-label]')]
+        english = page.evaluate("""() => [...document.querySelectorAll(
+                '.leaflet-container [title], .leaflet-container [aria-label]')]
             .map(e => (e.getAttribute('title') || '') + ' ' + (e.getAttribute('aria-label') || ''))
             .filter(t => /Zoom in|Zoom out|Layers|Close popup|JavaScript library/.test(t))""")
         assert english == []

@@ -56,6 +56,7 @@ def forget_old_contacts(session: Session, before: dt.datetime) -> int:
         SubmissionContact.submitted_at < before, SubmissionContact.initiative_id.in_(decided))).rowcount
     gone += session.execute(update(Correction).where(
         Correction.status != "open", Correction.decided_at < before,
-        or_(Correction.contact_name.is_not(None), Correction.contact_email.is_not(None), Correction.client_hash.is_not(None)))
+        or_(Correction.contact_name.is_not(None), Correction.contact_email.is_not(None),
+            Correction.client_hash.is_not(None)))
         .values(contact_name=None, contact_email=None, client_hash=None)).rowcount
     return gone

@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("message", sa.Text, nullable=False),
         sa.Column("contact_name", sa.Text),
         sa.Column("contact_email", sa.Text),
-        sa.Column("client_hash", sa.Text, comment="keyed hash of the reporting client, for abuse checks"),
+        sa.Column("client_hash", sa.Text, comment="keyed hash of the reporting client (abuse checks)"),
         sa.Column("status", sa.Text, nullable=False, server_default=sa.text("'open'")),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("decided_at", sa.DateTime(timezone=True)),

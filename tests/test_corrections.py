@@ -237,3 +237,13 @@ def test_private_contacts_are_forgotten_a_year_after_the_decision(db_url):
             session.rollback()
     finally:
         engine.dispose()
+
+
+def test_the_contact_address_setting_takes_an_e_mail_address_only():
+    from geoservice.config import Settings
+
+    assert Settings.from_env({"GEOSERVICE_CONTACT_EMAIL": "privacy@gemeente.example"}).contact_email \
+        == "privacy@gemeente.example"
+    assert Settings.from_env({}).contact_email is None
+    with pytest.raises(ValueError, match="GEOSERVICE_CONTACT_EMAIL"):
+        Settings(contact_email='x" onmouseover="alert(1)')

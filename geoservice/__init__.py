@@ -33,6 +33,9 @@ def create_app(config: Settings | None = None) -> Flask:
     from .tiles import tiles
 
     app.register_blueprint(tiles)
+    from . import compression
+
+    compression.init_app(app)  # first registered, so it runs last: gzip of the final body and headers
     domain_error = api_errors.register(app, render_error)
     from . import security
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -11,6 +12,7 @@ DEFAULT_PDOK_CBS_URL = "https://api.pdok.nl/cbs/wijken-en-buurten-{year}/ogc/v1"
 DEFAULT_LOCATIESERVER_URL = "https://api.pdok.nl/bzk/locatieserver/search/v3_1"
 GEOCODERS = ("pdok", "offline")
 DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+CONTACT_EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}")  # plain enough to show as a mailto: link
 DEV_SECRET_KEY = "dev-only-change-me"  # the default of Settings.secret_key; refused with secure_cookies
 DEFAULT_TILES_ATTRIBUTION = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
                              'OpenStreetMap</a>-bijdragers')
@@ -55,6 +57,7 @@ class Settings:
     max_upload_mb: float = 5.0  # larger request bodies are refused with 413
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed (rate limits)
     redis_url: str | None = None  # shared rate-limit counters for several app servers; None: in this process
+    contact_email: str | None = None  # who answers questions about privacy and accessibility (shown on those pages)
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535 or not 1 <= self.pg_port <= 65535:
@@ -75,6 +78,8 @@ class Settings:
             raise ValueError("GEOSERVICE_SECURE_COOKIES is on: set GEOSERVICE_SECRET_KEY to a long random value")
         if not self.max_upload_mb > 0:
             raise ValueError("GEOSERVICE_MAX_UPLOAD_MB must be more than 0")
+        if self.contact_email is not None and not CONTACT_EMAIL.fullmatch(self.contact_email):
+            raise ValueError("GEOSERVICE_CONTACT_EMAIL must be an e-mail address")
         if not 0 <= self.trusted_proxies <= 10:
             raise ValueError("GEOSERVICE_TRUSTED_PROXIES must be between 0 and 10")
 
@@ -121,6 +126,7 @@ class Settings:
             ("MAX_UPLOAD_MB", float),
             ("TRUSTED_PROXIES", int),
             ("REDIS_URL", str),
+            ("CONTACT_EMAIL", str),
         ]:
             raw = get(name)
             if raw is not None:

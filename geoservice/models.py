@@ -355,6 +355,35 @@ class SubmissionContact(Base):
                                                       server_default=func.now())
 
 
+class Correction(Base):
+    """A report that something on the map is wrong ("Klopt er iets niet?"), about one initiative or the site.
+
+    It changes nothing public: a moderator reads it, corrects the initiative (audited as any edit) and marks it
+    accepted, or rejects it. The reporter's own contact is private, like a submitter's.
+    """
+
+    __tablename__ = "correction"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    initiative_id: Mapped[int | None] = mapped_column(ForeignKey("initiative.id", ondelete="CASCADE"),
+                                                      comment="null: about the site, not one initiative")
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+    contact_name: Mapped[str | None] = mapped_column(Text)
+    contact_email: Mapped[str | None] = mapped_column(Text)
+    client_hash: Mapped[str | None] = mapped_column(Text, comment="keyed hash of the reporting client (abuse checks)")
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'open'"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                    server_default=func.now())
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'accepted', 'rejected')", name="correction_status_check"),
+        Index("correction_open_idx", "created_at", postgresql_where=text("status = 'open'")),
+        Index("correction_initiative_idx", "initiative_id"),
+    )
+
+
 # --- The data version that HTTP caching derives ETags from (migration 0006; bumped by triggers) ---
 
 class DataVersion(Base):

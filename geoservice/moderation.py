@@ -146,7 +146,7 @@ def publish(session: Session, initiative_id: int, actor: User, *, today: dt.date
     """pending or archived -> published, verified today. Returns (the initiative, its changes)."""
     item = get(session, initiative_id, lock=True)
     _refuse(item, "publish", ("pending", "archived"),
-            "Een gepubliceerd initiatief markeert u als gecontroleerd." if item["status"] == "published" else "")
+            "Een gepubliceerd initiatief markeer je als gecontroleerd." if item["status"] == "published" else "")
     return _write(session, item, "publish", actor,
                   {"status": "published", "last_verified": today or dt.date.today()})
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from . import accounts, vocab
+from .corrections import forget_old_contacts
 from .errors import GeocodeNotFound, GeoserviceError, InvalidParameter
 from .geocode import ADDRESS_MAX, Geocoder, normalise_postcode
 from .initiatives import MAX_LENGTH, NL_BOX_WGS84, Invalid, clean_email, clean_phone, clean_text, clean_website
@@ -33,9 +34,9 @@ FIELDS = {
     "email": "E-mailadres van het initiatief", "phone": "Telefoonnummer van het initiatief",
     "address": "Adres", "postcode": "Postcode",
 }
-POINT_FIELDS = {"lat": "Breedtegraad (lat)", "lon": "Lengtegraad (lon)"}
+POINT_FIELDS = {"lat": "Breedtegraad", "lon": "Lengtegraad"}
 # The submitter's own contact: private (moderators only), never public, never exported.
-CONTACT_FIELDS = {"contact_name": "Uw naam", "contact_email": "Uw e-mailadres", "contact_phone": "Uw telefoonnummer"}
+CONTACT_FIELDS = {"contact_name": "Je naam", "contact_email": "Je e-mailadres", "contact_phone": "Je telefoonnummer"}
 LABELS = {**FIELDS, **POINT_FIELDS, **CONTACT_FIELDS, "location": "Plek"}
 
 
@@ -122,11 +123,11 @@ def clean_point(raw_lat: object, raw_lon: object) -> LonLat | None:
     if not _present(raw_lat) and not _present(raw_lon):
         return None
     if not (_present(raw_lat) and _present(raw_lon)):
-        raise Invalid("geef lat én lon, of kies een punt op de kaart")
+        raise Invalid("geef breedtegraad én lengtegraad (lat én lon), of kies een punt op de kaart")
     lat, lon = _number(raw_lat), _number(raw_lon)
     point = LonLat(lon=lon, lat=lat)
     if looks_swapped_in_nl(point):
-        raise Invalid("lat en lon lijken omgewisseld")
+        raise Invalid("breedtegraad en lengtegraad (lat en lon) lijken omgewisseld")
     box = NL_BOX_WGS84
     if not (box.minx <= lon <= box.maxx and box.miny <= lat <= box.maxy):
         raise Invalid(f"het punt {lat}, {lon} ligt niet in Nederland")
@@ -163,7 +164,7 @@ def check(fields: Mapping[str, object], contact: Mapping[str, object]) -> Submis
     mine, contact_problems = clean_fields(own, CONTACT_FIELDS)
     problems.update(contact_problems)
     if not (mine.get("contact_email") or mine.get("contact_phone")) and not contact_problems:
-        problems["contact_email"] = "geef uw e-mailadres of telefoonnummer, zodat een moderator u iets kan vragen"
+        problems["contact_email"] = "geef je e-mailadres of telefoonnummer, zodat een moderator je iets kan vragen"
     if problems:
         raise SubmissionInvalid(problems)
     return Submission(values=values, point=point,
@@ -218,6 +219,7 @@ def submit(session: Session, fields: Mapping[str, object], contact: Mapping[str,
     changes["status"] = [None, "pending"]
     # the audit log is for moderators, but keeps the private contact out all the same
     accounts.record(session, "initiative", new_id, "submit", None, changes=changes)
+    forget_old_contacts(session)  # what the privacy statement promises: decided submissions lose their contact
     return new_id
 
 

@@ -136,7 +136,7 @@ def test_a_submission_is_received_pending_and_stays_private(api, api_db, documen
     ({"json": submission(contact={"email": "a@b.nl", "adres": "x"})}, "contact.adres"),
     ({"json": submission(lat="52.2165")}, "'lat' is een getal"),
     ({"json": submission(name="", kind="kerk")}, "Naam: is leeg"),
-    ({"json": submission(contact={"name": "Alleen een naam"})}, "uw e-mailadres of telefoonnummer"),
+    ({"json": submission(contact={"name": "Alleen een naam"})}, "je e-mailadres of telefoonnummer"),
     ({"json": submission(lat=None, lon=None)}, "geef een adres of postcode"),
     ({"json": submission(lat=50.8466, lon=4.3528)}, "ligt niet in Nederland"),
 ])

@@ -187,7 +187,7 @@ def test_mistakes_are_shown_in_the_form_with_the_values_kept(web, db_url):
     assert "elk initiatief heeft een naam nodig" in html and "kies een soort" in html
     assert "geen geldig e-mailadres" in html
     assert "geef een adres of postcode, of kies een punt op de kaart" in html
-    assert "uw e-mailadres of telefoonnummer" in html
+    assert "je e-mailadres of telefoonnummer" in html
     assert "Mijn &lt;b&gt;beschrijving&lt;/b&gt;" in html  # kept, and escaped
     assert re.search(r'value="jeugd" checked', html) and 'value="geen-adres"' in html
     assert 'aria-invalid="true"' in html and 'name="csrf_token"' in html

@@ -122,7 +122,8 @@ def test_the_page_names_its_buurt_wijk_and_gemeente_from_the_cbs_map(site):
     for level in ("buurt", "wijk", "gemeente"):
         code, naam = areas[level]
         assert code and naam
-        assert shown[level.capitalize()] == f"{naam} ({code})"
+        assert shown[level.capitalize()] == naam  # residents read names, not CBS codes (issue 13)
+        assert code not in shown[level.capitalize()]
     assert f'<a href="/gemeente/{areas["gemeente"][0]}">{areas["gemeente"][1]}</a>' in html
 
 
@@ -157,7 +158,7 @@ def test_without_buurten_the_wijk_is_the_outline(site):
     areas = areas_of(url, ids["maastricht"])
     assert areas["buurt"] == (None, None) and areas["wijk"][0]
     shown = facts(html)
-    assert "Buurt" not in shown and shown["Wijk"] == f"{areas['wijk'][1]} ({areas['wijk'][0]})"
+    assert "Buurt" not in shown and shown["Wijk"] == areas['wijk'][1]
     found = {options["kind"]: url for url, options in layers(html)}
     outline = client.get(found["area"]).get_json()
     assert outline["id"] == areas["wijk"][0] and outline["properties"]["level"] == "wijk"

@@ -130,12 +130,83 @@ def test_partners_serving_the_buurt_are_named(baarn, fresh_db_url):
     assert f'<a href="/partner/{partner}">Steunpunt &lt;b&gt;Baarn&lt;/b&gt;</a>' in html
 
 
-def test_nothing_nearby_says_so_and_suggests_a_larger_radius(baarn):
+def test_nothing_nearby_offers_a_larger_distance_the_submission_form_and_the_support_block(baarn):
     app, centre, _ = baarn
     response = app.test_client().get(f"/?lat={centre.lat - 0.05}&lon={centre.lon}&radius_m=500")
-    html = response.get_data(as_text=True)
+    html = unescape(response.get_data(as_text=True))
     assert response.status_code == 200
-    assert "Geen initiatieven gevonden" in html and "Kies een grotere afstand" in html
+    assert "Geen initiatieven gevonden" in html
+    larger = re.search(r'<a href="(/\?[^"]*radius_m=1000[^"]*)">Zoek binnen 1,0 km</a>', html)
+    assert larger, "no link to a larger distance"
+    assert '<a href="/aanmelden">Meld het aan</a>' in html
+    # the point lies in a Baarn buurt or wijk: who supports people there is still told
+    assert "Wie ondersteunt in jouw buurt?" in html
+    assert "Ver weg" not in result_names(html)
+
+
+def test_a_postcode_search_says_it_measured_from_the_centre_and_rounds_to_100_m(baarn):
+    app, _, _ = baarn
+    html = unescape(app.test_client().get(f"/?q={BAARN_PC4}").get_data(as_text=True))
+    assert "Gemeten vanaf het midden van het postcodegebied" in html and "afgerond op 100 m" in html
+    assert all(d % 100 == 0 for d in distances_m(html)), distances_m(html)
+    # a point on the map is exact: to the metre
+    point = unescape(app.test_client().get("/?lat=52.2195&lon=5.2856").get_data(as_text=True))
+    assert "afgerond" not in point and any(d % 100 for d in distances_m(point))
+
+
+def test_the_buurt_is_named_with_its_gemeente_not_its_code(baarn):
+    app, _, _ = baarn
+    html = unescape(app.test_client().get(f"/?q={BAARN_PC4}").get_data(as_text=True))
+    found = re.search(r"Je zoekpunt ligt in buurt <strong>([^<]+)</strong>", html)
+    assert found and found.group(1).endswith("(Baarn)") and "BU0308" not in found.group(1)
+    assert not re.search(r"BU\d{8}", html.split("<footer")[0].split("<script")[0])
+
+
+@pytest.fixture
+def crowded(fresh_db_url, app_for):
+    """60 initiatives within 1 km of the 3741 centroid: three pages of results."""
+    centre = pc4_table(app_for(fresh_db_url).extensions["geoservice.settings"].postcode_file)[BAARN_PC4]
+    engine = create_engine(fresh_db_url)
+    with engine.begin() as conn:
+        for i in range(60):
+            make_initiative(conn, lon=centre.lon + 0.0001 * (i % 7), lat=centre.lat + 0.00012 * i,
+                            name=f"Initiatief {i:02d}")
+    engine.dispose()
+    return app_for(fresh_db_url, geocoder="offline")
+
+
+def test_every_result_is_reachable_through_the_result_pages(crowded):
+    client, seen, url, pages = crowded.test_client(), [], f"/?q={BAARN_PC4}&radius_m=1000", 0
+    while url:
+        html = unescape(client.get(url).get_data(as_text=True))
+        pages += 1
+        assert "60 initiatieven binnen 1,0 km" in html
+        seen += result_names(html)
+        assert f"Pagina {pages} van 3" in html
+        following = re.search(r'<a rel="next" href="([^"]+)">', html)
+        head = re.search(r'<link rel="next" href="([^"]+)">', html)
+        assert (head.group(1) if head else None) == (following.group(1) if following else None)
+        url = following.group(1) if following else None
+        if url:
+            assert f"page={pages + 1}" in url and "radius_m=1000" in url
+    assert pages == 3
+    assert sorted(seen) == [f"Initiatief {i:02d}" for i in range(60)] and len(set(seen)) == 60
+    distances = [d for d in distances_m(html)]
+    assert distances == sorted(distances)
+
+
+def test_the_map_of_a_result_page_loads_that_page(crowded):
+    html = unescape(crowded.test_client().get(f"/?q={BAARN_PC4}&radius_m=1000&page=2").get_data(as_text=True))
+    api = re.search(r'"(/api/v1/initiatives/nearby\?[^"]+)"', html).group(1).replace("\\u0026", "&")
+    assert "offset=25" in api and "limit=25" in api
+    data = crowded.test_client().get(api).get_json()
+    assert [f["properties"]["name"] for f in data["features"]] == result_names(html)
+    assert '<ol class="results" start="26">' in html
+
+
+def test_a_page_past_the_last_goes_to_the_last(crowded):
+    response = crowded.test_client().get(f"/?q={BAARN_PC4}&radius_m=1000&page=9")
+    assert response.status_code == 302 and "page=3" in response.headers["Location"]
 
 
 @pytest.mark.parametrize("query, status, message", [
@@ -172,3 +243,16 @@ def test_information_pages(client, path, heading, must_contain):
     assert f"<h1>{heading}</h1>" in html
     for text in must_contain:
         assert text in html
+
+
+def test_the_nearby_api_pages_with_offset(crowded):
+    client = crowded.test_client()
+    base = f"/api/v1/initiatives/nearby?postcode={BAARN_PC4}&radius_m=1000"
+    four = client.get(base + "&limit=4").get_json()
+    later = client.get(base + "&limit=2&offset=2").get_json()
+    names = [f["properties"]["name"] for f in four["features"]]
+    assert [f["properties"]["name"] for f in later["features"]] == names[2:]
+    assert later["numberMatched"] == four["numberMatched"] == 60 and later["numberReturned"] == 2
+    past = client.get(base + "&limit=10&offset=60").get_json()
+    assert past["features"] == [] and past["numberMatched"] == 60
+    assert client.get(base + "&offset=-1").status_code == 400

@@ -15,4 +15,4 @@ def render_error(status: int, message: str) -> str:
                            message=message)
 
 
-from . import filters, views  # noqa: E402,F401
+from . import assets, filters, views  # noqa: E402,F401

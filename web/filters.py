@@ -49,3 +49,12 @@ def metres(value) -> str:
     if value is None:
         return ""
     return f"{round(value)} m" if value < 1000 else number(value / 1000, 1) + " km"
+
+
+@pages.app_template_filter("distance")
+def distance(value, precision: str = "point") -> str:
+    """A distance as precise as the point it was measured from: from a postcode area's centre to 100 m."""
+    if value is None or precision != "postcode":
+        return metres(value)
+    rounded = round(value, -2)
+    return "minder dan 100 m" if rounded < 100 else metres(rounded)

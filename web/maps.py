@@ -27,12 +27,15 @@ MAX_ZOOM = 19
 # the styles map.js knows for a layer; each page picks one per layer
 LAYER_KINDS = ("initiatives", "units", "service_areas", "regions", "gemeenten", "area", "context")
 
-# Gap status colours: each has at least 3:1 contrast with white (WCAG 1.4.11), and the status is
-# always written beside it (legend, tooltip, table), so colour is never the only cue.
+# Gap status colours: each has at least 3:1 contrast with white (WCAG 1.4.11), and any two differ by a CIEDE2000
+# colour difference of at least 15, also as people with deuteranopia, protanopia or tritanopia see them, both
+# opaque (legend, table) and as the map fills them (STATUS_FILL_OPACITY over a light background); see
+# tests/test_map_colours.py. The status is also always written beside the colour (legend, tooltip, table).
 STATUS_COLOURS = {
-    "white_spot": "#b2182b", "no_initiative": "#b35806", "no_support": "#5e3c99",
-    "ok": "#1b7837", "low_population": "#737373", "unknown": "#4d4d4d",
+    "white_spot": "#880000", "no_initiative": "#c45000", "no_support": "#662ea8",
+    "ok": "#18a872", "low_population": "#6b7993", "unknown": "#343a45",
 }
+STATUS_FILL_OPACITY = 0.75
 # Choropleths of the national overview: upper bounds of each class, light to dark.
 CHOROPLETHS = {
     "white_spot_share": {
@@ -106,18 +109,19 @@ class SearchedPoint(MacroElement):
 
 
 class PickPoint(MacroElement):
-    """Clicking the map fills the search form's lat/lon fields and submits it."""
+    """Clicking the map fills the search form's lat/lon fields and submits it; below min_zoom it zooms in instead."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
-        Samenkaart.pickPoint({{ this._parent.get_name() }}, {{ this.form_id|tojson }});
+        Samenkaart.pickPoint({{ this._parent.get_name() }}, {{ this.form_id|tojson }}, {{ this.min_zoom|tojson }});
         {% endmacro %}
     """)
 
-    def __init__(self, form_id: str):
+    def __init__(self, form_id: str, min_zoom: int = 0):
         super().__init__()
         self._name = "PickPoint"
         self.form_id = form_id
+        self.min_zoom = int(min_zoom)
 
 
 def legend(kind: str = "status") -> list[dict]:
@@ -128,7 +132,7 @@ def legend(kind: str = "status") -> list[dict]:
 def map_config() -> dict:
     """What map.js needs to label and colour features; embedded as JSON, never as script."""
     return {"labels": {"kinds": INITIATIVE_KINDS, "themes": THEMES, "statuses": STATUS_LABELS},
-            "colours": STATUS_COLOURS, "choropleth": CHOROPLETHS}
+            "colours": STATUS_COLOURS, "statusOpacity": STATUS_FILL_OPACITY, "choropleth": CHOROPLETHS}
 
 
 @dataclass(frozen=True)
@@ -217,8 +221,8 @@ def add_searched_point(m: folium.Map, lat: float, lon: float, label: str) -> Non
     m.add_child(SearchedPoint(lat, lon, label))
 
 
-def add_point_picker(m: folium.Map, form_id: str) -> None:
-    m.add_child(PickPoint(form_id))
+def add_point_picker(m: folium.Map, form_id: str, min_zoom: int = 0) -> None:
+    m.add_child(PickPoint(form_id, min_zoom))
 
 
 def add_layer_control(m: folium.Map) -> None:

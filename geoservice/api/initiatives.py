@@ -20,6 +20,7 @@ from .geojson import GEOJSON, collection, csv_response, feature, page_links, poi
 LIST_LIMIT = {"default": 100, "minimum": 1, "maximum": 1000}
 NEARBY_LIMIT = {"default": 10, "minimum": 1, "maximum": 100}
 NEARBY_RADIUS = {"default": 2000, "minimum": 1, "maximum": 50000}
+NEARBY_OFFSET = {"default": 0, "minimum": 0, "maximum": 1000}  # the next page of a nearby search
 MAX_OFFSET = 10_000_000
 TEXT_MAX = 200
 CSV_COLUMNS = [*queries.PUBLIC_COLUMNS, "voorbeeld", "lat", "lon"]  # the properties, then the point
@@ -106,10 +107,11 @@ def nearby():
     kinds, themes = _kinds_and_themes(args)
     radius_m = parse_int("radius_m", args.get("radius_m"), **NEARBY_RADIUS)
     limit = parse_int("limit", args.get("limit"), **NEARBY_LIMIT)
+    offset = parse_int("offset", args.get("offset"), **NEARBY_OFFSET)
     searched = searched_point(args)
     matched, items = queries.nearby(
         get_session(), LonLat(lon=searched["lon"], lat=searched["lat"]),
-        radius_m=radius_m, limit=limit, kinds=kinds, themes=themes)
+        radius_m=radius_m, limit=limit, offset=offset, kinds=kinds, themes=themes)
     return respond(collection(
         [initiative_feature(item, distance_m=round(item["distance_m"], 1)) for item in items],
         searched=searched,

@@ -105,7 +105,10 @@ def paths() -> dict:
         param("address", "Of: een adres (straat en huisnummer, eventueel met plaats), bij voorkeur met postcode.",
               {"type": "string", "maxLength": initiatives.ADDRESS_MAX}),
         param("radius_m", "Zoekstraal in meters.", integer(**initiatives.NEARBY_RADIUS)),
-        _limit(initiatives.NEARBY_LIMIT), KIND, THEME,
+        _limit(initiatives.NEARBY_LIMIT),
+        param("offset", "Hoeveel van de dichtstbijzijnde overslaan: de volgende pagina begint bij offset = limit.",
+              integer(**initiatives.NEARBY_OFFSET)),
+        KIND, THEME,
     ]
     partner_params = [
         param("service", "Dienst: sleutel of label; herhaalbaar of gescheiden door ; (minstens een van deze).",

@@ -194,9 +194,10 @@ _NEARBY_STATEMENTS = {
     for kinds in (False, True) for themes in (False, True)}
 
 
-def nearby(session: Session, point: LonLat, *, radius_m: float, limit: int,
+def nearby(session: Session, point: LonLat, *, radius_m: float, limit: int, offset: int = 0,
            kinds: tuple[str, ...] = (), themes: tuple[str, ...] = ()) -> tuple[int, list[dict]]:
-    """(number within radius, the nearest `limit` of them) with distance_m on the WGS84 ellipsoid.
+    """(number within radius, the nearest `limit` of them after the nearest `offset`) with distance_m on the
+    WGS84 ellipsoid.
 
     The exact (geodesic) distance is costly, so it is computed only where RD distances cannot
     decide: for candidates whose RD distance is within RD_SPREAD of the limit-th nearest (the
@@ -207,14 +208,14 @@ def nearby(session: Session, point: LonLat, *, radius_m: float, limit: int,
         return 0, []
     statement = _NEARBY_STATEMENTS[bool(kinds), bool(themes)]
     rows = session.connection().execute(statement, {
-        "lon": point.lon, "lat": point.lat, "kinds": list(kinds), "themes": list(themes), "limit": limit,
+        "lon": point.lon, "lat": point.lat, "kinds": list(kinds), "themes": list(themes), "limit": limit + offset,
         "radius_m": radius_m, "reach_m": radius_m * (1 + RD_SCALE_MARGIN) + 1.0, "spread": RD_SPREAD,
         "surely_inside": radius_m * (1 - RD_SCALE_MIN_MARGIN)})
     items = [_as_dict(row) for row in rows]
     found = items[0]["matched"] if items else 0
     for item in items:
         del item["matched"]
-    return found, items
+    return found, items[offset:]
 
 
 def get_initiative(session: Session, initiative_id: int) -> dict | None:

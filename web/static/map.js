@@ -7,6 +7,77 @@ window.Samenkaart = (function () {
   var configElement = document.getElementById("samenkaart-config");
   if (configElement) { config = JSON.parse(configElement.textContent); }
 
+  /* Leaflet speaks English; these pages are Dutch. Set before any map is made (Folium's script runs after this
+     file): the zoom buttons, the layer switch, the popup's close button, the credit line, and a metric scale. */
+  L.Control.Zoom.mergeOptions({ zoomInTitle: "Inzoomen", zoomOutTitle: "Uitzoomen" });
+  L.Control.Scale.mergeOptions({ metric: true, imperial: false });
+  L.Control.Attribution.mergeOptions({
+    prefix: '<a href="https://leafletjs.com" title="Leaflet: software voor kaarten op het web">Leaflet</a>' });
+  var layersLayout = L.Control.Layers.prototype._initLayout;
+  L.Control.Layers.include({
+    _initLayout: function () {
+      layersLayout.call(this);
+      if (this._layersLink) { this._layersLink.title = "Kaartlagen"; this._layersLink.setAttribute("aria-label", "Kaartlagen"); }
+      this._container.setAttribute("aria-label", "Kaartlagen");
+      this._container.setAttribute("role", "group");
+    },
+  });
+  var popupLayout = L.Popup.prototype._initLayout;
+  L.Popup.include({
+    _initLayout: function () {
+      popupLayout.call(this);
+      if (this._closeButton) { this._closeButton.setAttribute("aria-label", "Sluiten"); this._closeButton.title = "Sluiten"; }
+    },
+  });
+
+  /* Keyboard: a popup opened from a marker (Enter) takes the focus; Escape closes it and gives the focus back
+     to the marker, as does its close button. Leaflet's own Escape works only while the map itself has focus. */
+  L.Map.addInitHook(function () {
+    var map = this, opener = null;
+    map.on("popupopen", function (e) {
+      var source = e.popup._source, element = source && source.getElement ? source.getElement() : null;
+      opener = element && document.activeElement === element ? element : null;
+      if (opener) {
+        var content = e.popup.getElement().querySelector(".leaflet-popup-content");
+        var target = content.querySelector("a[href]") || content;
+        if (target === content) { content.setAttribute("tabindex", "-1"); }
+        target.focus();
+      }
+    });
+    map.on("popupclose", function (e) {
+      var popup = e.popup.getElement();
+      if (opener && (!document.activeElement || document.activeElement === document.body
+                     || (popup && popup.contains(document.activeElement)))) { opener.focus(); }
+      opener = null;
+    });
+    map.getContainer().addEventListener("keydown", function (event) {
+      if (event.key !== "Escape" || !map._popup || !map.hasLayer(map._popup)) { return; }
+      var source = map._popup._source, element = source && source.getElement ? source.getElement() : null;
+      opener = opener || element;
+      map.closePopup();
+      if (element && document.activeElement !== element) { element.focus(); }
+      event.stopPropagation();
+    });
+  });
+
+  /* Marker clusters are buttons: named "3 initiatieven", not just "3". */
+  function clusterIcon(cluster) {
+    var n = cluster.getChildCount(), size = n < 10 ? "small" : n < 100 ? "medium" : "large";
+    var inner = document.createElement("div");
+    inner.appendChild(text("span", n));
+    var icon = new L.DivIcon({ html: inner, className: "marker-cluster marker-cluster-" + size,
+                               iconSize: new L.Point(40, 40) });
+    var create = icon.createIcon;
+    icon.createIcon = function (old) {
+      var element = create.call(icon, old);
+      var name = n + (n === 1 ? " initiatief" : " initiatieven");
+      element.setAttribute("aria-label", name);
+      element.title = name;
+      return element;
+    };
+    return icon;
+  }
+
   /* Leaflet's tooltips make every shape focusable, which would add hundreds of nameless Tab stops;
      the lists and tables beside the map are the keyboard route, markers stay reachable. */
   L.Path.addInitHook(function () {
@@ -35,8 +106,12 @@ window.Samenkaart = (function () {
     return a;
   }
 
-  function metres(value) {
+  function metres(value, step) {
     if (value === null || value === undefined) { return ""; }
+    if (step) {  // measured from a postcode area's centre: no more precise than that
+      value = Math.round(value / step) * step;
+      if (value < step) { return "minder dan " + step + " m"; }
+    }
     return value < 1000 ? Math.round(value) + " m" : (value / 1000).toFixed(1).replace(".", ",") + " km";
   }
 
@@ -54,7 +129,7 @@ window.Samenkaart = (function () {
 
   function labelled(vocabulary, key) { return (config.labels[vocabulary] || {})[key] || key; }
 
-  function initiativePopup(p) {
+  function initiativePopup(p, options) {
     var box = document.createElement("div");
     box.className = "popup";
     var title = text("h3", "");
@@ -63,7 +138,7 @@ window.Samenkaart = (function () {
     var list = document.createElement("dl");
     row(list, "Soort", labelled("kinds", p.kind));
     row(list, "Thema's", (p.themes || []).map(function (t) { return labelled("themes", t); }).join(", "));
-    if (p.distance_m !== undefined) { row(list, "Afstand", metres(p.distance_m)); }
+    if (p.distance_m !== undefined) { row(list, "Afstand", metres(p.distance_m, (options || {}).distanceStep)); }
     var site = safeUrl(p.website);
     row(list, "Website", site ? link(site, p.website) : p.website);
     box.appendChild(list);
@@ -152,7 +227,7 @@ window.Samenkaart = (function () {
 
   var STYLES = {
     units: function (f) {
-      return { color: "#333333", weight: 1, fillOpacity: 0.6,
+      return { color: "#333333", weight: 1, fillOpacity: config.statusOpacity || 0.75,
                fillColor: config.colours[f.properties.status] || "#bdbdbd" };
     },
     service_areas: function () { return { color: "#0b4f6c", weight: 2, dashArray: "6 4", fillOpacity: 0.08 }; },
@@ -325,14 +400,17 @@ window.Samenkaart = (function () {
       .then(function (data) {
         var layer = geoJsonLayer(data, options);
         if (options.cluster && L.markerClusterGroup) {
-          var clusters = L.markerClusterGroup({ showCoverageOnHover: false });
+          var clusters = L.markerClusterGroup({ showCoverageOnHover: false, iconCreateFunction: clusterIcon });
           clusters.addLayer(layer);
           group.addLayer(clusters);
         } else {
           group.addLayer(layer);
         }
         var map = group._map;
-        if (options.fit && map && layer.getBounds().isValid()) { map.fitBounds(layer.getBounds(), { maxZoom: 16 }); }
+        if (options.fit && map && layer.getBounds().isValid()) {
+          map.samenkaartFit = layer.getBounds();  // again when a hidden map is shown (the list/map switch)
+          map.fitBounds(map.samenkaartFit, { maxZoom: 16 });
+        }
         var count = data.type === "Feature" ? 1 : (data.features || []).length;
         group.samenkaartLoaded = count;
         document.documentElement.dataset["layer_" + options.kind] = String(count);
@@ -349,11 +427,17 @@ window.Samenkaart = (function () {
       .addTo(map);
   }
 
-  /* Clicking the map searches from that point: the form gets lat/lon and is submitted. */
-  function pickPoint(map, formId) {
+  /* Clicking the map searches from that point: the form gets lat/lon and is submitted. Zoomed out further than
+     minZoom (the whole country: a pixel is hundreds of metres) a click zooms in towards that point instead. */
+  function pickPoint(map, formId, minZoom) {
     var form = document.getElementById(formId);
     if (!form) { return; }
     map.on("click", function (event) {
+      if (minZoom && map.getZoom() < minZoom) {
+        map.setView(event.latlng, Math.min(map.getZoom() + 3, minZoom));
+        say("Ingezoomd. Klik nog eens op de plek waar je wilt zoeken, of typ een adres of postcode.", "pick");
+        return;
+      }
       form.elements.lat.value = event.latlng.lat.toFixed(6);
       form.elements.lon.value = event.latlng.lng.toFixed(6);
       if (form.elements.q) { form.elements.q.value = ""; }
@@ -380,7 +464,32 @@ window.Samenkaart = (function () {
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { locateButton("use-location", "search-form"); });
+  /* Narrow screens: "Lijst" or "Kaart" above the results shows one of the two (CSS hides the other). */
+  var maps = [];
+  L.Map.addInitHook(function () { maps.push(this); });
+  function viewSwitch() {
+    var layout = document.querySelector(".search-layout"), group = document.querySelector(".view-switch");
+    if (!layout || !group) { return; }
+    group.hidden = false;
+    layout.classList.add("switching");
+    group.querySelectorAll("button").forEach(function (button) {
+      button.addEventListener("click", function () {
+        layout.dataset.view = button.dataset.view;
+        group.querySelectorAll("button").forEach(function (b) { b.setAttribute("aria-pressed", String(b === button)); });
+        if (button.dataset.view === "map") {
+          maps.forEach(function (m) {
+            m.invalidateSize();
+            if (m.samenkaartFit) { m.fitBounds(m.samenkaartFit, { maxZoom: 16 }); }
+          });
+        }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    locateButton("use-location", "search-form");
+    viewSwitch();
+  });
 
   /* Outlines of the areas around what a page shows (e.g. the neighbouring gemeenten), from vector tiles: a
      background like the base map, so not a switchable layer and not a layer the page waits for. */

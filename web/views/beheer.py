@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from flask import flash, get_flashed_messages, redirect, render_template, request, url_for
 
-from geoservice import moderation, submissions
+from geoservice import corrections, moderation, submissions
 from geoservice.auth import current_user, login_required, safe_next
 from geoservice.db import get_session
 from geoservice.errors import GeoserviceError, NotFound
@@ -95,8 +95,10 @@ def beheer():
     session = get_session()
     n_pending, pending = moderation.pending(session, limit=LIST_LIMIT)
     n_stale, stale = moderation.stale(session, limit=LIST_LIMIT)
+    n_reports, reports = corrections.open_reports(session, limit=LIST_LIMIT)
     return render_template(
         "beheer.html", pending=pending, n_pending=n_pending, stale=stale, n_stale=n_stale,
+        reports=reports, n_reports=n_reports, local_time=local_time,
         cutoff=moderation.stale_cutoff(), months=moderation.STALE_AFTER_MONTHS, reasons=DUPLICATE_REASONS,
         submitted=lambda item: local_time(item.get("submitted_at") or item.get("created_at")),
         messages=get_flashed_messages())

@@ -273,7 +273,7 @@ def gemeente(code: str):
     return render_template(
         "gemeente.html", code=found, naam=gap_queries.gemeente_naam(session, jaar, found), summary=summary,
         units=units, controls=controls, error=error, has_buurten=has_buurten, no_population=no_population,
-        walk_choices=WALK_CHOICES, kinds=INITIATIVE_KINDS, themes=THEMES, legend=maps.legend(),
+        walk_choices=WALK_CHOICES, default_walk_m=analysis.WALK_M["default"], kinds=INITIATIVE_KINDS, themes=THEMES, legend=maps.legend(),
         colours=maps.STATUS_COLOURS, downloads=downloads, initiatives_limit=INITIATIVES_LIMIT,
         headers=sort_headers(UNIT_COLUMNS, controls.sort, controls.order, UNIT_TEXT_KEYS, link),
         sort_label={k: label for k, label, _ in UNIT_COLUMNS}.get(controls.sort, controls.sort),

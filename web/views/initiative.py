@@ -7,6 +7,7 @@ import re
 
 from flask import current_app, render_template, url_for
 
+from geoservice import moderation
 from geoservice.db import get_session
 from geoservice.demo import DEMO_SOURCE
 from geoservice.errors import NotFound
@@ -76,4 +77,6 @@ def initiative(initiative_id: int):
     return render_template(
         "initiative.html", item=item, contact=contact(item), areas=areas, demo=item["source"] == DEMO_SOURCE,
         verified=dutch_date(item["last_verified"]), map=initiative_map(item, outline),
+        stale=item["last_verified"] is not None and item["last_verified"] < moderation.stale_cutoff(),
+        stale_months=moderation.STALE_AFTER_MONTHS,
         assets=maps.asset_urls(), map_config=maps.map_config())

@@ -36,7 +36,7 @@ PASSWORD = "een lang wachtwoord voor tests"
 PAGES = [
     "/", f"/?q={PC4_BAARN}", "/gemeenten", "/gemeente/GM0363", "/gemeente/GM0308", "/initiatief/{stale}",
     "/partner/{partner}", "/aanmelden", "/privacy", "/over", "/toegankelijkheid", "/inloggen",
-    "/initiatief/{stale}/melden",
+    "/initiatief/{stale}/melden", "/hulp", f"/hulp?q={PC4_BAARN}&service=advies",
 ]
 # Pages behind a login (the account's e-mail, the path) and an error page: the same checks.
 LOGGED_IN_PAGES = [("mod@example.nl", "/beheer"), ("mod@example.nl", "/beheer/initiatief/{pending}"),

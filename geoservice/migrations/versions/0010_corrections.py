@@ -1,7 +1,7 @@
 """Corrections: reports that something on the map is wrong, for the moderators ("Klopt er iets niet?").
 
 Revision ID: 0010_corrections
-Revises: 0007_gap_counts
+Revises: 0009_partner_themes
 Create Date: 2026-12-02
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_corrections"
-down_revision = "0007_gap_counts"
+down_revision = "0009_partner_themes"
 branch_labels = None
 depends_on = None
 

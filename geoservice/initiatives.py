@@ -240,6 +240,7 @@ def validate_record(raw: RawRecord, defaults: Defaults, *, today: dt.date | None
     check("email", lambda t: clean_email(t) if t else None)
     check("phone", lambda t: clean_phone(t) if t else None)
     check("address", lambda t: t)
+    check("place", lambda t: t)
     check("postcode", lambda t: _postcode(t) if t else None)
     check("status", lambda t: vocab.parse_term(vocab.STATUSES, t, "status") if t else DEFAULT_STATUS)
     check("last_verified", lambda t: clean_date(t, today) if t else None)
@@ -258,8 +259,19 @@ def validate_record(raw: RawRecord, defaults: Defaults, *, today: dt.date | None
         problems.append(("locatie", "geen plek: geef lat/lon, x/y (RD), een adres met postcode of een postcode"))
     if problems:
         return None, problems
+    try:
+        out["address"] = _with_place(out["address"], out.pop("place"))
+    except Invalid as exc:
+        return None, [(raw.column("address"), str(exc))]
     external_id = out.pop("external_id")
     return CleanRecord(raw.number, out, external_id, point, point_field), []
+
+
+def _with_place(address: str | None, place: str | None) -> str | None:
+    """The address completed with its place (a spreadsheet's Plaats column), unless it names it already."""
+    if address is None or place is None or fold_name(place) in fold_name(address):
+        return address
+    return clean_text(f"{address}, {place}", MAX_LENGTH.get("address", DEFAULT_MAX_LENGTH))
 
 
 def _present(value: object) -> bool:

@@ -240,7 +240,7 @@ def test_broken_geojson_is_refused_as_a_whole(reject_db_url, runner_env, tmp_pat
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"naam;soort\n\xe9\xe9n;overig\n", "is geen UTF-8-tekst"),
+    ("naam;soort\néén;overig\n".encode("utf-16-le"), "is geen tekstbestand"),
     (b"", "heeft geen kopregel"),
     (b"soort,lat,lon\noverig,52.2,5.2\n", "geen kolom 'name' (of 'naam')"),
     (b"name,naam\na,b\n", "De kolommen 'name' en 'naam' betekenen hetzelfde"),

@@ -27,10 +27,13 @@ def _to_stderr(message: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Validate and report what would change; write nothing.")
 @click.option("--skip-invalid", is_flag=True,
               help="Import the valid rows and report the others (default: any invalid row stops the import).")
-def import_initiatives(file: Path, source, default_kind, default_themes, dry_run, skip_invalid) -> None:
-    """Import initiatives from CSV (';' or ',', UTF-8) or GeoJSON; re-importing the same file changes nothing.
+@click.option("--sheet", metavar="NAME", help="The worksheet of an .xlsx file to read (default: the first).")
+def import_initiatives(file: Path, source, default_kind, default_themes, dry_run, skip_invalid, sheet) -> None:
+    """Import initiatives from CSV (';', ',' or tab; UTF-8 or Windows-1252), Excel (.xlsx), GeoJSON or HSDS 3.0
+    JSON; re-importing the same file changes nothing.
 
-    Rows are numbered as in a spreadsheet (the header is row 1); GeoJSON features from 1.
+    Rows are numbered as in the spreadsheet (the header is row 1); GeoJSON features and HSDS
+    organizations from 1.
     """
     from .. import db as dbmod
     from ..cli import ensure_database
@@ -48,7 +51,8 @@ def import_initiatives(file: Path, source, default_kind, default_themes, dry_run
     click.echo(f"Inlezen: {file}" + (" (proefdraai)" if dry_run else ""))
     try:
         report = run_import(engine, file, source=source, defaults=defaults, dry_run=dry_run,
-                            skip_invalid=skip_invalid, settings=settings, progress=click.echo)
+                            skip_invalid=skip_invalid, settings=settings, progress=click.echo,
+                            sheet=sheet)
     finally:
         engine.dispose()
     for line in report.lines():

@@ -64,14 +64,15 @@ def import_initiatives(file: Path, source, default_kind, default_themes, dry_run
 
 
 @click.command("initiatives")
-@click.option("--format", "fmt", type=click.Choice(("csv", "geojson", "hsds")), required=True,
-              help="csv, geojson (RFC 7946, lon/lat) or hsds (Open Referral HSDS 3.0 JSON).")
+@click.option("--format", "fmt", type=click.Choice(("csv", "xlsx", "geojson", "hsds")), required=True,
+              help="csv, xlsx (Excel, the same columns), geojson (RFC 7946, lon/lat) or hsds (Open Referral HSDS "
+                   "3.0 JSON).")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="File to write (default: standard output).")
 @click.option("--status", "statuses", type=click.Choice(STATUS_CHOICES), multiple=True,
               help="Only initiatives with this status (repeatable; 'all' for every status; default: published).")
 def export_initiatives(fmt: str, output: Path | None, statuses: tuple[str, ...]) -> None:
-    """Export initiatives as CSV, GeoJSON or HSDS (published ones unless --status says otherwise)."""
+    """Export initiatives as CSV, Excel, GeoJSON or HSDS (published ones unless --status says otherwise)."""
     from .. import db as dbmod
     from ..cli import ensure_database
     from ..config import Settings
@@ -84,6 +85,18 @@ def export_initiatives(fmt: str, output: Path | None, statuses: tuple[str, ...])
     finally:
         engine.dispose()
     text = render(rows, fmt)
+    if isinstance(text, bytes):
+        if output is None:
+            if sys.stdout.isatty():
+                raise click.UsageError("Een Excel-bestand schrijf je naar een bestand: geef --output FILE.xlsx.")
+            click.get_binary_stream("stdout").write(text)
+            return
+        try:
+            output.write_bytes(text)
+        except OSError as exc:
+            raise click.ClickException(f"{output} kan niet worden geschreven: {exc.strerror or exc}.") from None
+        _to_stderr(f"{len(rows)} initiatieven geschreven naar {output}")
+        return
     if output is None:
         click.echo(text, nl=False)
         return

@@ -283,10 +283,10 @@ def test_a_failure_while_writing_leaves_the_database_as_it_was(fresh_db_url, eng
     before = seed(fresh_db_url, runner_env)
     import geoservice.imports.initiatives as importer
 
-    def fail(conn, ids):
+    def fail(conn, rows, **_options):
         raise RuntimeError("schijf vol")
 
-    monkeypatch.setattr(importer, "assign_initiative_areas", fail)
+    monkeypatch.setattr(importer, "upsert_staged", fail)
     path = write_csv(tmp_path / "initiatives_basic.csv", [
         valid_row(id="T-001", name="Nieuwe naam (testdata)"), valid_row(id="NEW")])
     with pytest.raises(RuntimeError, match="schijf vol"):

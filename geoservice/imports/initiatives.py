@@ -13,17 +13,14 @@ from sqlalchemy import Engine
 from ..config import Settings
 from ..errors import GeoserviceError, ImportRefused
 from ..geocode import Geocoder
-from ..initiatives import (NL_BOX_WGS84, CleanRecord, Defaults, RawRecord, row_values, stable_key,
-                           upsert_initiatives, validate_record)
+from ..initiatives import NL_BOX_WGS84, CleanRecord, Defaults, RawRecord, RecordValidator, stable_key
 from ..models import WGS84
-from ..queries.areas import assign_initiative_areas
 from ..queries.gaps import refresh_counts
-from ..queries.initiatives_write import place_points
+from ..queries.initiatives_write import no_jit, place_points, upsert_staged
 from .initiative_files import COLUMN_ALIASES, NO_NAME, ReadResult, fold_column, map_columns, read_records  # noqa: F401
 from .report import ImportReport
 
 PROGRESS_EVERY = 1000
-WRITE_BATCH = 500
 FALLBACK_KIND = "overig"
 
 
@@ -70,6 +67,7 @@ def import_initiatives(engine: Engine, path: str | Path, *, source: str | None =
     located = _locate(records, reject, say, settings, geocoder)
     with engine.connect() as conn:
         with conn.begin() as transaction:
+            no_jit(conn)
             rows = _placed_rows(conn, located, source, reject)
             report.problems.sort(key=lambda problem: problem.row)
             report.rejected = len(bad)
@@ -77,7 +75,7 @@ def import_initiatives(engine: Engine, path: str | Path, *, source: str | None =
                 transaction.rollback()
                 report.applied = False
                 return report
-            _write(conn, rows, report, say)
+            _write(conn, rows, report, say, refresh=not dry_run)
             if dry_run:
                 transaction.rollback()
                 report.applied = False
@@ -87,8 +85,9 @@ def import_initiatives(engine: Engine, path: str | Path, *, source: str | None =
 def _validate(raws: list[RawRecord], defaults: Defaults, reject, say, today) -> list[CleanRecord]:
     clean = []
     first_row_of_id: dict[str, int] = {}
+    validator = RecordValidator(defaults, today=today)
     for count, raw in enumerate(raws, start=1):
-        record, problems = validate_record(raw, defaults, today=today)
+        record, problems = validator.validate(raw)
         for field_name, reason in problems:
             reject(raw.number, field_name, reason)
         if raw.extra_cells:
@@ -136,38 +135,38 @@ def _locate(records: list[CleanRecord], reject, say, settings, geocoder) -> list
     return located
 
 
-def _placed_rows(conn, located, source: str, reject) -> list[dict]:
-    """Table rows of the located records that lie in the Netherlands and have a unique key."""
+def _placed_rows(conn, located, source: str, reject) -> list[tuple]:
+    """Staged rows (STAGE_COLUMNS) of the located records that lie in the Netherlands and have a unique key."""
     placed = place_points(conn, [point for _record, point, _precision in located])
     rows = []
     first_row_of_key: dict[str, int] = {}
-    for (record, point, precision), where in zip(located, placed):
+    for (record, _point, precision), where in zip(located, placed):
         if where.in_netherlands is False:
             reject(record.number, record.point_field or "postcode",
                    f"ligt niet in Nederland (lat {where.lat:.5f}, lon {where.lon:.5f})")
             continue
-        key = record.external_id or stable_key(str(record.values["name"]), where.x, where.y)
+        values = record.values
+        key = record.external_id or stable_key(str(values["name"]), where.x, where.y)
         if key in first_row_of_key:
             # Only derived keys can repeat here: repeated ids were rejected while validating.
             reject(record.number, "name", f"dezelfde naam op (bijna) dezelfde plek als rij {first_row_of_key[key]}")
             continue
         first_row_of_key[key] = record.number
-        rows.append(row_values(source, key, record.values, where.x, where.y, precision))
+        rows.append((record.number, source, key, values["name"], values["kind"], values["themes"],
+                     values["description"], values["website"], values["email"], values["phone"], values["address"],
+                     values["postcode"], where.x, where.y, precision, values["status"], values["last_verified"],
+                     where.gemeentecode, where.wijkcode, where.buurtcode, where.areas_jaar))
     return rows
 
 
-def _write(conn, rows: list[dict], report: ImportReport, say) -> None:
-    written_ids = []
-    for start in range(0, len(rows), WRITE_BATCH):
-        batch = rows[start:start + WRITE_BATCH]
-        written = upsert_initiatives(conn, batch)
-        inserted = sum(1 for _id, is_new in written if is_new)
-        report.inserted += inserted
-        report.updated += len(written) - inserted
-        report.unchanged += len(batch) - len(written)
-        written_ids += [initiative_id for initiative_id, _is_new in written]
-        if len(rows) > PROGRESS_EVERY and (start + WRITE_BATCH) % PROGRESS_EVERY == 0:
-            say(f"  {min(start + WRITE_BATCH, len(rows))}/{len(rows)} rijen geschreven")
-    if written_ids:
-        assign_initiative_areas(conn, written_ids)
-    refresh_counts(conn)  # the gap analysis' stored counts: once for the whole file (see queries.gaps)
+def _write(conn, rows: list[tuple], report: ImportReport, say, *, refresh: bool = True) -> None:
+    """One set-based upsert of every row (COPY into a staging table), then the gap counts kept on write."""
+    total = len(rows)
+    progress = (lambda count: say(f"  {count}/{total} rijen geschreven")) if total > PROGRESS_EVERY else None
+    written, _unchanged = upsert_staged(conn, rows, progress=progress, every=PROGRESS_EVERY)
+    inserted = sum(1 for _id, is_new in written if is_new)
+    report.inserted += inserted
+    report.updated += len(written) - inserted
+    report.unchanged += len(rows) - len(written)
+    if refresh:  # a dry run rolls back: its counts would never be seen
+        refresh_counts(conn)  # the gap analysis' stored counts: once for the whole file (see queries.gaps)

@@ -27,6 +27,7 @@ from geoservice import db
 from geoservice.cbs.loader import load_cbs, shipped_files
 from geoservice.config import Settings
 from geoservice.geocode import pc4_table
+from geoservice.imports import initiatives as importer
 from geoservice.imports.initiatives import import_initiatives
 from geoservice.queries.initiatives_write import place_points
 from geoservice.vocab import INITIATIVE_KINDS, THEMES
@@ -95,6 +96,26 @@ def postcode_file(engine, path: Path, n: int, seed: int) -> Path:
     return write_rows(path, rows)
 
 
+PHASES = {"read_records": "read", "_validate": "validate", "_locate": "geocode", "place_points": "place+areas",
+          "upsert_staged": "copy+upsert", "refresh_counts": "gap counts"}
+_spent: dict[str, float] = {}
+
+
+def _measure_phases() -> None:
+    """Wrap the importer's steps to add up the wall time each takes (printed after every run)."""
+    for name in PHASES:
+        original = getattr(importer, name)
+
+        def timed_step(*args, _original=original, _name=name, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                _spent[_name] = _spent.get(_name, 0.0) + time.perf_counter() - started
+
+        setattr(importer, name, timed_step)
+
+
 def timed(label: str, engine, path: Path, rows: int, settings: Settings, profile, **options) -> float:
     started, cpu = time.perf_counter(), time.process_time()
     if profile is not None:
@@ -108,6 +129,8 @@ def timed(label: str, engine, path: Path, rows: int, settings: Settings, profile
     print(f"{label:10s} {rows:>7,} rows  {elapsed:6.2f} s  {rows / elapsed:>8,.0f} rows/s  (this process's CPU "
           f"{cpu:5.2f} s; load {load:.1f})  target ≤ {target:.0f} s: {'ok' if elapsed <= target else 'MISSED'}  "
           f"| {report.summary_line()}")
+    print("           " + ", ".join(f"{PHASES[name]} {_spent.get(name, 0.0):.2f} s" for name in PHASES))
+    _spent.clear()
     assert not report.problems, report.lines()[:5]
     return elapsed
 
@@ -120,6 +143,7 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write a cProfile of the imports to this file")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    _measure_phases()
     print(f"machine: {machine()}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     server = scratch_databases()

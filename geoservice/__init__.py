@@ -33,6 +33,9 @@ def create_app(config: Settings | None = None) -> Flask:
     from .tiles import tiles
 
     app.register_blueprint(tiles)
+    from .feeds import feeds
+
+    app.register_blueprint(feeds)
     domain_error = api_errors.register(app, render_error)
     from . import security
 

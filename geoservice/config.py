@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -10,6 +11,10 @@ ENV_PREFIX = "GEOSERVICE_"
 DEFAULT_PDOK_CBS_URL = "https://api.pdok.nl/cbs/wijken-en-buurten-{year}/ogc/v1"
 DEFAULT_LOCATIESERVER_URL = "https://api.pdok.nl/bzk/locatieserver/search/v3_1"
 GEOCODERS = ("pdok", "offline")
+# CSP frame-ancestors sources: '*', 'self', or scheme://host[:port] (a leading *. allowed), space-separated;
+# nothing that could end the directive (';', ',') or quote another source.
+_SOURCE = r"(\*|'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?)"
+_EMBED_ORIGINS = re.compile(rf"{_SOURCE}(\s+{_SOURCE})*")
 DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEV_SECRET_KEY = "dev-only-change-me"  # the default of Settings.secret_key; refused with secure_cookies
 DEFAULT_TILES_ATTRIBUTION = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
@@ -55,6 +60,7 @@ class Settings:
     max_upload_mb: float = 5.0  # larger request bodies are refused with 413
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed (rate limits)
     redis_url: str | None = None  # shared rate-limit counters for several app servers; None: in this process
+    embed_origins: str = "*"  # who may show /embed/kaart in a frame: CSP frame-ancestors sources, space-separated
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535 or not 1 <= self.pg_port <= 65535:
@@ -75,6 +81,9 @@ class Settings:
             raise ValueError("GEOSERVICE_SECURE_COOKIES is on: set GEOSERVICE_SECRET_KEY to a long random value")
         if not self.max_upload_mb > 0:
             raise ValueError("GEOSERVICE_MAX_UPLOAD_MB must be more than 0")
+        if not _EMBED_ORIGINS.fullmatch(self.embed_origins.strip()):
+            raise ValueError("GEOSERVICE_EMBED_ORIGINS must be '*' or origins such as https://www.gemeente.nl, "
+                             "separated by spaces")
         if not 0 <= self.trusted_proxies <= 10:
             raise ValueError("GEOSERVICE_TRUSTED_PROXIES must be between 0 and 10")
 
@@ -121,6 +130,7 @@ class Settings:
             ("MAX_UPLOAD_MB", float),
             ("TRUSTED_PROXIES", int),
             ("REDIS_URL", str),
+            ("EMBED_ORIGINS", str),
         ]:
             raw = get(name)
             if raw is not None:

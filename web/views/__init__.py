@@ -4,3 +4,4 @@ from . import gemeenten, info, initiative, partner, search  # noqa: F401
 from . import account  # noqa: F401
 from . import beheer, submit  # noqa: F401
 from . import partner_edit  # noqa: F401
+from . import embed  # noqa: F401

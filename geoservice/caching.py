@@ -1,7 +1,7 @@
 """HTTP caching of public reads: ETag from the data version and the URL, Cache-Control, 304 Not Modified.
 
-Only anonymous GET/HEAD requests for the JSON/GeoJSON API (/api/v1/…), the vector tiles (/tiles/…) and the feeds (/feeds/…)
-take part: a request with an Authorization header or from a logged-in user never gets a public
+Only anonymous GET/HEAD requests for the JSON/GeoJSON API (/api/v1/…), the vector tiles (/tiles/…) and the
+Atom feeds (/feeds/…) take part: a request with an Authorization header or from a logged-in user never gets a public
 Cache-Control, and never a 304. The ETag changes whenever the data version does (every committed write
 of map data, see migration 0006) or the service's version does (a new release may answer differently).
 A matching If-None-Match is answered before the view runs: one tiny query instead of the real one.

@@ -118,7 +118,8 @@ def test_etag_and_not_modified(site):
 
 def test_pages_link_their_feed(site):
     client, ids = site
-    for page, feed in (("/", "/feeds/initiatieven.atom"), ("/gemeente/GM0308", "/feeds/initiatieven.atom?gemeente=GM0308"),
+    for page, feed in (("/", "/feeds/initiatieven.atom"),
+                       ("/gemeente/GM0308", "/feeds/initiatieven.atom?gemeente=GM0308"),
                        (f"/partner/{ids['partner']}", f"/feeds/partner/{ids['partner']}.atom")):
         html = client.get(page).get_data(as_text=True)
         assert f'<link rel="alternate" type="application/atom+xml"' in html, page

@@ -302,7 +302,8 @@ def gap_paths() -> dict:
                                                    "default": "gemeentecode"}),
         param("order", "asc of desc; standaard desc voor getallen, asc voor code, naam en niveau. Lege waarden "
                        "komen altijd onderaan.", {"type": "string", "enum": list(gaps.ORDERS)}),
-        param("format", "json (standaard), csv, xlsx (Excel, als de CSV), of geojson: elke gemeente als Feature met de rij als properties en "
+        param("format", "json (standaard), csv, xlsx (Excel, als de CSV), of geojson: elke gemeente als Feature met "
+                        "de rij als properties en "
                         "de gemeentegrens als geometrie, vereenvoudigd voor zoom.",
               {"type": "string", "enum": list(gaps.SUMMARY_FORMATS), "default": "json"}),
         param("zoom", "Alleen bij format=geojson: het zoomniveau van de webkaart (0 tot 22) waarvoor de grenzen "

@@ -42,12 +42,17 @@ def _table(doc: dict, name: str, filename: str) -> list[dict]:
     return items
 
 
+def _key(value: object) -> str | int | None:
+    """An id or reference as a lookup key; anything else (a list, an object, true) refers to nothing."""
+    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
 def _by(items: list[dict], key: str) -> dict[object, dict]:
     """The first item per value of key (a reference such as organization_id)."""
     found: dict[object, dict] = {}
     for item in items:
-        value = item.get(key)
-        if isinstance(value, (str, int)) and value not in found:
+        value = _key(item.get(key))
+        if value is not None and value not in found:
             found[value] = item
     return found
 
@@ -74,29 +79,29 @@ def read_hsds(doc: dict, filename: str):
     locations = _by(tables["locations"], "organization_id")
     addresses = _by(tables["addresses"], "location_id")
     phones = _by(tables["phones"], "organization_id")
-    terms = {term.get("id"): term for term in tables["taxonomy_terms"]}
-    taxonomies = {item.get("id"): str(item.get("name") or "") for item in tables["taxonomies"]}
+    terms = {_key(term.get("id")): term for term in tables["taxonomy_terms"]}
+    taxonomies = {_key(item.get("id")): str(item.get("name") or "") for item in tables["taxonomies"]}
     attributes: dict[object, list[dict]] = {}
     for attribute in tables["attributes"]:
-        if attribute.get("link_entity", "service") == "service":
-            attributes.setdefault(attribute.get("link_id"), []).append(attribute)
+        if attribute.get("link_entity", "service") == "service" and _key(attribute.get("link_id")) is not None:
+            attributes.setdefault(attribute["link_id"], []).append(attribute)
 
     records = []
     for number, organization in enumerate(organizations, start=1):
-        org_id = organization.get("id")
-        service = services.get(org_id, {}) if isinstance(org_id, (str, int)) else {}
-        location = locations.get(org_id, {}) if isinstance(org_id, (str, int)) else {}
-        address = addresses.get(location.get("id"), {}) if isinstance(location.get("id"), (str, int)) else {}
-        phone = phones.get(org_id, {}) if isinstance(org_id, (str, int)) else {}
-        kinds, themes = _terms(attributes.get(service.get("id"), []) if isinstance(service.get("id"), (str, int))
-                               else [], terms, taxonomies)
+        org_id = _key(organization.get("id"))
+        service = services.get(org_id, {})
+        location = locations.get(org_id, {})
+        address = addresses.get(_key(location.get("id")), {})
+        phone = phones.get(org_id, {})
+        kinds, themes = _terms(attributes.get(_key(service.get("id")), []), terms, taxonomies)
         description = _text(organization.get("description"))
         if isinstance(description, str) and description in INITIATIVE_KINDS.values() and kinds \
                 and INITIATIVE_KINDS.get(kinds[0]) == description:
             description = None  # the export writes the kind's label where an initiative has no description
         status = service.get("status")
         values = {
-            "external_id": _text(org_id), "name": _text(organization.get("name")), "description": description,
+            "external_id": _text(organization.get("id")), "name": _text(organization.get("name")),
+            "description": description,
             "website": _text(organization.get("website") or service.get("url")),
             "email": _text(organization.get("email") or service.get("email")),
             "status": STATUS.get(status.strip().lower(), status) if isinstance(status, str) else _text(status),
@@ -115,7 +120,7 @@ def _terms(attributes: list[dict], terms: dict, taxonomies: dict) -> tuple[list[
     """The kind and theme codes of a service's attributes (by link_type, else by the term's taxonomy)."""
     kinds, themes = [], []
     for attribute in attributes:
-        term = terms.get(attribute.get("taxonomy_term_id"))
+        term = terms.get(_key(attribute.get("taxonomy_term_id")))
         if not isinstance(term, dict):
             continue
         code = term.get("code") or term.get("name")
@@ -123,7 +128,7 @@ def _terms(attributes: list[dict], terms: dict, taxonomies: dict) -> tuple[list[
             continue
         link_type = attribute.get("link_type")
         if link_type not in ("kind", "theme"):
-            taxonomy = taxonomies.get(term.get("taxonomy_id"), "") or str(term.get("taxonomy") or "")
+            taxonomy = taxonomies.get(_key(term.get("taxonomy_id")), "") or str(term.get("taxonomy") or "")
             link_type = "kind" if "soort" in taxonomy.lower() else "theme"
         (kinds if link_type == "kind" else themes).append(code)
     return kinds, themes

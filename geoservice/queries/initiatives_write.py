@@ -139,8 +139,9 @@ def upsert_staged(conn: Connection, rows: Sequence[tuple], *, progress=None, eve
                   ) -> tuple[list[tuple[int, bool]], int]:
     """Insert new initiatives and update changed ones (matched on source + external_id) in one statement.
 
-    rows: tuples in STAGE_COLUMNS order; progress(n) is called after every `every` rows sent. Returns (id, inserted) of every row written and the number of
-    rows equal to what is stored: those are not touched at all, so their updated_at stays.
+    rows: tuples in STAGE_COLUMNS order; progress(n) is called after every `every` rows sent. Returns
+    (id, inserted) of every row written and the number of rows equal to what is stored: those are not
+    touched at all, so their updated_at stays.
     """
     if not rows:
         return [], 0

@@ -87,7 +87,8 @@ def mutate_bytes(data: bytes, draw) -> bytes:
     """A few random edits: replace, insert or delete bytes."""
     data = bytearray(data)
     for _ in range(draw(st.integers(1, 4))):
-        position = draw(st.integers(0, max(len(data) - 1, 0)))
+        # a fraction of the length: a workbook's bytes differ from save to save (its timestamp)
+        position = draw(st.integers(0, 10**6)) * len(data) // (10**6 + 1)
         action = draw(st.sampled_from(("replace", "insert", "delete")))
         chunk = draw(st.binary(min_size=1, max_size=4))
         if action == "replace":

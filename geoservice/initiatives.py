@@ -1,4 +1,5 @@
-"""Initiatives: validate one raw record into clean values, derive a stable key, upsert with unchanged detection."""
+"""Initiatives: validate raw records into clean values and derive a stable key (the import writes them through
+queries.initiatives_write)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from geoalchemy2.shape import from_shape
-from shapely.geometry import Point
-from sqlalchemy import Connection, func, literal_column
-from sqlalchemy.dialects.postgresql import insert
-
 from . import vocab
 from .errors import GeoserviceError
 from .geocode import normalise_postcode
-from .models import RD_NEW, WGS84, Initiative
+from .models import RD_NEW, WGS84
 from .params import BBox, LonLat, looks_swapped_in_nl
 
 # Generous boxes around the Netherlands; the exact test (inside the CBS areas) happens in the database.
@@ -27,9 +23,6 @@ MAX_LENGTH = {"external_id": 200, "name": 200, "description": 5000}
 DEFAULT_MAX_LENGTH = 500
 DEFAULT_STATUS = "published"
 KEY_GRID_M = 10  # the stable key rounds the location to this many metres
-# Columns an import compares and writes; everything else (areas, timestamps) follows from them.
-WRITE_COLUMNS = ("name", "kind", "themes", "description", "website", "email", "phone", "address", "postcode",
-                 "location", "location_precision", "status", "last_verified")
 
 _EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]\d]{2,}")
 _BARE_HOST = re.compile(r"(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:[/?#]\S*)?", re.IGNORECASE)
@@ -342,28 +335,3 @@ def stable_key(name: str, x: float, y: float) -> str:
     gx = math.floor(x / KEY_GRID_M + 0.5) * KEY_GRID_M
     gy = math.floor(y / KEY_GRID_M + 0.5) * KEY_GRID_M
     return f"auto:{fold_name(name)[:80]}@{gx},{gy}"
-
-
-def row_values(source: str, external_id: str, values: dict, x: float, y: float, precision: str) -> dict:
-    """The initiative table row of one clean record located at RD (x, y)."""
-    return {"source": source, "external_id": external_id, **values,
-            "location": from_shape(Point(x, y), srid=RD_NEW), "location_precision": precision}
-
-
-def upsert_initiatives(conn: Connection, rows: list[dict]) -> list[tuple[int, bool]]:
-    """Insert new initiatives and update changed ones (matched on source + external_id).
-
-    Returns (id, inserted) for every row written; rows that equal what is stored are not
-    touched at all, so their updated_at stays and a re-import reports them as unchanged.
-    """
-    if not rows:
-        return []
-    table = Initiative.__table__
-    stmt = insert(table).values(rows)
-    stmt = stmt.on_conflict_do_update(
-        constraint="initiative_source_external_id_key",
-        set_={**{name: stmt.excluded[name] for name in WRITE_COLUMNS}, "updated_at": func.now()},
-        where=func.row(*[table.c[n] for n in WRITE_COLUMNS]).is_distinct_from(
-            func.row(*[stmt.excluded[n] for n in WRITE_COLUMNS])),
-    ).returning(table.c.id, literal_column("(initiative.xmax = 0)"))
-    return [(row[0], bool(row[1])) for row in conn.execute(stmt)]

@@ -33,6 +33,10 @@ def create_app(config: Settings | None = None) -> Flask:
     from .tiles import tiles
 
     app.register_blueprint(tiles)
+    from .feeds import feeds
+
+    app.register_blueprint(feeds)
+
     from . import compression
 
     compression.init_app(app)  # first registered, so it runs last: gzip of the final body and headers

@@ -1,7 +1,7 @@
 """HTTP caching of public reads: ETag from the data version and the URL, Cache-Control, 304 Not Modified.
 
-Only anonymous GET/HEAD requests for the JSON/GeoJSON API (/api/v1/…) and the vector tiles (/tiles/…)
-take part: a request with an Authorization header or from a logged-in user never gets a public
+Only anonymous GET/HEAD requests for the JSON/GeoJSON API (/api/v1/…), the vector tiles (/tiles/…) and the
+Atom feeds (/feeds/…) take part: a request with an Authorization header or from a logged-in user never gets a public
 Cache-Control, and never a 304. The ETag changes whenever the data version does (every committed write
 of map data, see migration 0006) or the service's version does (a new release may answer differently).
 A matching If-None-Match is answered before the view runs: one tiny query instead of the real one.
@@ -23,7 +23,8 @@ from .queries.common import data_version
 
 API_MAX_AGE_S = 60
 TILES_MAX_AGE_S = 300  # tiles are the heaviest to make and change only with imports
-PREFIXES = {"/api/v1/": API_MAX_AGE_S, "/tiles/": TILES_MAX_AGE_S}
+FEEDS_MAX_AGE_S = 300  # feed readers poll; an initiative appears within minutes, not seconds
+PREFIXES = {"/api/v1/": API_MAX_AGE_S, "/tiles/": TILES_MAX_AGE_S, "/feeds/": FEEDS_MAX_AGE_S}
 CACHED_STATUSES = (200, 204, 304)
 # Reading the data version was a round trip on every anonymous GET; a second of lag is far below max-age.
 DATA_VERSION_TTL_S = 1.0

@@ -11,6 +11,10 @@ ENV_PREFIX = "GEOSERVICE_"
 DEFAULT_PDOK_CBS_URL = "https://api.pdok.nl/cbs/wijken-en-buurten-{year}/ogc/v1"
 DEFAULT_LOCATIESERVER_URL = "https://api.pdok.nl/bzk/locatieserver/search/v3_1"
 GEOCODERS = ("pdok", "offline")
+# CSP frame-ancestors sources: '*', 'self', or scheme://host[:port] (a leading *. allowed), space-separated;
+# nothing that could end the directive (';', ',') or quote another source.
+_SOURCE = r"(\*|'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?)"
+_EMBED_ORIGINS = re.compile(rf"{_SOURCE}(\s+{_SOURCE})*")
 DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 CONTACT_EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}")  # plain enough to show as a mailto: link
 DEV_SECRET_KEY = "dev-only-change-me"  # the default of Settings.secret_key; refused with secure_cookies
@@ -58,6 +62,7 @@ class Settings:
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed (rate limits)
     redis_url: str | None = None  # shared rate-limit counters for several app servers; None: in this process
     contact_email: str | None = None  # who answers questions about privacy and accessibility (shown on those pages)
+    embed_origins: str = "*"  # who may show /embed/kaart in a frame: CSP frame-ancestors sources, space-separated
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535 or not 1 <= self.pg_port <= 65535:
@@ -80,6 +85,9 @@ class Settings:
             raise ValueError("GEOSERVICE_MAX_UPLOAD_MB must be more than 0")
         if self.contact_email is not None and not CONTACT_EMAIL.fullmatch(self.contact_email):
             raise ValueError("GEOSERVICE_CONTACT_EMAIL must be an e-mail address")
+        if not _EMBED_ORIGINS.fullmatch(self.embed_origins.strip()):
+            raise ValueError("GEOSERVICE_EMBED_ORIGINS must be '*' or origins such as https://www.gemeente.nl, "
+                             "separated by spaces")
         if not 0 <= self.trusted_proxies <= 10:
             raise ValueError("GEOSERVICE_TRUSTED_PROXIES must be between 0 and 10")
 
@@ -127,6 +135,7 @@ class Settings:
             ("TRUSTED_PROXIES", int),
             ("REDIS_URL", str),
             ("CONTACT_EMAIL", str),
+            ("EMBED_ORIGINS", str),
         ]:
             raw = get(name)
             if raw is not None:

@@ -1,4 +1,4 @@
-"""Export initiatives as CSV, GeoJSON (RFC 7946) or Open Referral HSDS 3.0 JSON."""
+"""Export initiatives as CSV, Excel (XLSX), GeoJSON (RFC 7946) or Open Referral HSDS 3.0 JSON."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from sqlalchemy import Connection, and_, func, select
 from .models import WGS84, Buurt, Gemeente, Initiative, Wijk
 from .vocab import INITIATIVE_KINDS, STATUSES, THEMES
 
-FORMATS = ("csv", "geojson", "hsds")
+FORMATS = ("csv", "xlsx", "geojson", "hsds")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_WIDTH = {"minimum": 8, "maximum": 60}  # column widths in characters
 COORD_DECIMALS = 7  # about 1 cm
 # The properties of a GeoJSON feature; CSV has the same columns plus lat/lon.
 COLUMNS = ("id", "name", "kind", "themes", "description", "website", "email", "phone", "address", "postcode",
@@ -87,6 +89,53 @@ def csv_text(columns: list[str], rows: list[dict]) -> str:
     for row in rows:
         writer.writerow([csv_cell(row.get(column)) for column in columns])
     return buffer.getvalue()
+
+
+def xlsx_bytes(columns: list[str], rows: list[dict], title: str = "Gegevens") -> bytes:
+    """An Excel workbook of the same cells as csv_text (numbers stay numbers), with a bold header row and columns
+    as wide as their text. Text is always stored as text, never as a formula, and formula-like text keeps the
+    CSV's leading ' so both files read the same."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title[:31])
+    grid = [[_xlsx_value(row.get(column)) for column in columns] for row in rows]
+    for index, column in enumerate(columns):
+        longest = max([len(column), *(len(str(line[index])) for line in grid if line[index] is not None)])
+        sheet.column_dimensions[get_column_letter(index + 1)].width = min(
+            max(longest + 2, XLSX_WIDTH["minimum"]), XLSX_WIDTH["maximum"])
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header = []
+    for column in columns:
+        cell = WriteOnlyCell(sheet, value=column)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    for line in grid:
+        cells = []
+        for value in line:
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # openpyxl would store text starting with '=' as a formula
+            cells.append(cell)
+        sheet.append(cells)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _xlsx_value(value):
+    """A cell value: numbers as numbers, everything else the text csv_cell gives (None stays empty)."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    text = csv_cell(value)
+    return text if text != "" else None
 
 
 def to_csv(rows: list[dict]) -> str:
@@ -175,10 +224,12 @@ def _service_area(row: dict) -> dict | None:
     return None
 
 
-def render(rows: list[dict], fmt: str) -> str:
-    """The export text of the rows in one of FORMATS."""
+def render(rows: list[dict], fmt: str) -> str | bytes:
+    """The export of the rows in one of FORMATS: text, or bytes for xlsx."""
     if fmt == "csv":
         return to_csv(rows)
+    if fmt == "xlsx":
+        return xlsx_bytes(list(CSV_COLUMNS), rows, "Initiatieven")
     if fmt == "geojson":
         return json.dumps(to_geojson(rows), ensure_ascii=False) + "\n"
     if fmt == "hsds":

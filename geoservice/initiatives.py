@@ -1,4 +1,5 @@
-"""Initiatives: validate one raw record into clean values, derive a stable key, upsert with unchanged detection."""
+"""Initiatives: validate raw records into clean values and derive a stable key (the import writes them through
+queries.initiatives_write)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from geoalchemy2.shape import from_shape
-from shapely.geometry import Point
-from sqlalchemy import Connection, func, literal_column
-from sqlalchemy.dialects.postgresql import insert
-
 from . import vocab
 from .errors import GeoserviceError
 from .geocode import normalise_postcode
-from .models import RD_NEW, WGS84, Initiative
+from .models import RD_NEW, WGS84
 from .params import BBox, LonLat, looks_swapped_in_nl
 
 # Generous boxes around the Netherlands; the exact test (inside the CBS areas) happens in the database.
@@ -27,14 +23,13 @@ MAX_LENGTH = {"external_id": 200, "name": 200, "description": 5000}
 DEFAULT_MAX_LENGTH = 500
 DEFAULT_STATUS = "published"
 KEY_GRID_M = 10  # the stable key rounds the location to this many metres
-# Columns an import compares and writes; everything else (areas, timestamps) follows from them.
-WRITE_COLUMNS = ("name", "kind", "themes", "description", "website", "email", "phone", "address", "postcode",
-                 "location", "location_precision", "status", "last_verified")
 
 _EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]\d]{2,}")
 _BARE_HOST = re.compile(r"(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:[/?#]\S*)?", re.IGNORECASE)
 _PHONE = re.compile(r"\+?[\d\s().\-/]+")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Unicode category Cc (C0 and C1 control characters) except tab and newline: one regex, not a loop per character.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -92,7 +87,7 @@ def clean_text(raw: str, limit: int) -> str | None:
     text = raw.strip()
     if not text:
         return None
-    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text):
+    if _CONTROL.search(text):
         raise Invalid("bevat een ongeldig (onzichtbaar) teken")
     if len(text) > limit:
         raise Invalid(f"te lang (meer dan {limit} tekens)")
@@ -211,39 +206,77 @@ def _geometry_point(point: tuple[float, float, int]) -> tuple[float, float, int]
 def validate_record(raw: RawRecord, defaults: Defaults, *, today: dt.date | None = None
                     ) -> tuple[CleanRecord | None, list[tuple[str, str]]]:
     """A clean record, or None with every (column, reason) that is wrong with the raw one."""
-    today = today or dt.date.today()
-    problems: list[tuple[str, str]] = []
-    out: dict[str, object] = {}
+    return RecordValidator(defaults, today=today).validate(raw)
 
-    def check(name: str, clean) -> None:
+
+class RecordValidator:
+    """validate_record for many rows: the field rules built once, and the verdict on a value of a field that
+    repeats from row to row (kind, themes, status, date, postcode) reused rather than worked out again."""
+
+    MEMO_FIELDS = ("kind", "themes", "postcode", "status", "last_verified")
+
+    def __init__(self, defaults: Defaults, *, today: dt.date | None = None):
+        today = today or dt.date.today()
+
+        def required_name(value):
+            text = _text(value, "name")
+            if text is None:
+                raise Invalid("is leeg; elk initiatief heeft een naam nodig")
+            return text
+
+        def kind(value):
+            text = _text(value, "kind")
+            return vocab.kind(text) if text is not None else _default_kind(defaults)
+
+        def themes(value):
+            listed = _themes(value) if _text(value, "themes") is not None else []
+            return listed or sorted(defaults.themes)
+
+        def cleaned(name, clean):
+            return lambda value: clean(text) if (text := _text(value, name)) else None
+
+        def plain(name):
+            return lambda value: _text(value, name)
+
+        self.rules = [
+            ("external_id", plain("external_id")), ("name", required_name), ("kind", kind), ("themes", themes),
+            ("description", plain("description")), ("website", cleaned("website", clean_website)),
+            ("email", cleaned("email", clean_email)), ("phone", cleaned("phone", clean_phone)),
+            ("address", plain("address")), ("place", plain("place")), ("postcode", cleaned("postcode", _postcode)),
+            ("status", lambda value: vocab.parse_term(vocab.STATUSES, text, "status")
+             if (text := _text(value, "status")) else DEFAULT_STATUS),
+            ("last_verified", cleaned("last_verified", lambda text: clean_date(text, today))),
+        ]
+        self.memo: dict[str, dict] = {name: {} for name in self.MEMO_FIELDS}
+
+    def _clean(self, name: str, rule, value) -> tuple[bool, object]:
         try:
-            out[name] = clean(_text(raw.values.get(name), name))
+            return True, rule(value)
         except ValueError as exc:  # Invalid, or the vocabulary's own Dutch message
-            problems.append((raw.column(name), str(exc)))
+            return False, str(exc)
 
-    def required_name(text):
-        if text is None:
-            raise Invalid("is leeg; elk initiatief heeft een naam nodig")
-        return text
+    def validate(self, raw: RawRecord) -> tuple[CleanRecord | None, list[tuple[str, str]]]:
+        problems: list[tuple[str, str]] = []
+        out: dict[str, object] = {}
+        values = raw.values
+        for name, rule in self.rules:
+            value = values.get(name)
+            memo = self.memo.get(name)
+            if memo is not None and (value is None or type(value) is str):
+                verdict = memo.get(value)
+                if verdict is None:
+                    verdict = memo[value] = self._clean(name, rule, value)
+            else:
+                verdict = self._clean(name, rule, value)
+            if verdict[0]:
+                out[name] = verdict[1]
+            else:
+                problems.append((raw.column(name), verdict[1]))
+        return _located_record(raw, out, problems)
 
-    check("external_id", lambda t: t)
-    check("name", required_name)
-    check("kind", lambda t: vocab.kind(t) if t is not None else _default_kind(defaults))
-    try:
-        listed = raw.values.get("themes")
-        themes = _themes(listed) if _text(listed, "themes") is not None else []
-        out["themes"] = themes or sorted(defaults.themes)
-    except (Invalid, ValueError) as exc:
-        problems.append((raw.column("themes"), str(exc)))
-    check("description", lambda t: t)
-    check("website", lambda t: clean_website(t) if t else None)
-    check("email", lambda t: clean_email(t) if t else None)
-    check("phone", lambda t: clean_phone(t) if t else None)
-    check("address", lambda t: t)
-    check("postcode", lambda t: _postcode(t) if t else None)
-    check("status", lambda t: vocab.parse_term(vocab.STATUSES, t, "status") if t else DEFAULT_STATUS)
-    check("last_verified", lambda t: clean_date(t, today) if t else None)
 
+def _located_record(raw: RawRecord, out: dict, problems: list[tuple[str, str]]
+                    ) -> tuple[CleanRecord | None, list[tuple[str, str]]]:
     point, point_field, location_wrong = None, "", False
     try:
         if raw.geometry is not None:
@@ -258,8 +291,19 @@ def validate_record(raw: RawRecord, defaults: Defaults, *, today: dt.date | None
         problems.append(("locatie", "geen plek: geef lat/lon, x/y (RD), een adres met postcode of een postcode"))
     if problems:
         return None, problems
+    try:
+        out["address"] = _with_place(out["address"], out.pop("place"))
+    except Invalid as exc:
+        return None, [(raw.column("address"), str(exc))]
     external_id = out.pop("external_id")
     return CleanRecord(raw.number, out, external_id, point, point_field), []
+
+
+def _with_place(address: str | None, place: str | None) -> str | None:
+    """The address completed with its place (a spreadsheet's Plaats column), unless it names it already."""
+    if address is None or place is None or fold_name(place) in fold_name(address):
+        return address
+    return clean_text(f"{address}, {place}", MAX_LENGTH.get("address", DEFAULT_MAX_LENGTH))
 
 
 def _present(value: object) -> bool:
@@ -291,28 +335,3 @@ def stable_key(name: str, x: float, y: float) -> str:
     gx = math.floor(x / KEY_GRID_M + 0.5) * KEY_GRID_M
     gy = math.floor(y / KEY_GRID_M + 0.5) * KEY_GRID_M
     return f"auto:{fold_name(name)[:80]}@{gx},{gy}"
-
-
-def row_values(source: str, external_id: str, values: dict, x: float, y: float, precision: str) -> dict:
-    """The initiative table row of one clean record located at RD (x, y)."""
-    return {"source": source, "external_id": external_id, **values,
-            "location": from_shape(Point(x, y), srid=RD_NEW), "location_precision": precision}
-
-
-def upsert_initiatives(conn: Connection, rows: list[dict]) -> list[tuple[int, bool]]:
-    """Insert new initiatives and update changed ones (matched on source + external_id).
-
-    Returns (id, inserted) for every row written; rows that equal what is stored are not
-    touched at all, so their updated_at stays and a re-import reports them as unchanged.
-    """
-    if not rows:
-        return []
-    table = Initiative.__table__
-    stmt = insert(table).values(rows)
-    stmt = stmt.on_conflict_do_update(
-        constraint="initiative_source_external_id_key",
-        set_={**{name: stmt.excluded[name] for name in WRITE_COLUMNS}, "updated_at": func.now()},
-        where=func.row(*[table.c[n] for n in WRITE_COLUMNS]).is_distinct_from(
-            func.row(*[stmt.excluded[n] for n in WRITE_COLUMNS])),
-    ).returning(table.c.id, literal_column("(initiative.xmax = 0)"))
-    return [(row[0], bool(row[1])) for row in conn.execute(stmt)]

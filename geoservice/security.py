@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from flask import g
+from flask import g, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from . import ratelimit
@@ -39,10 +39,15 @@ def tile_source(tiles: str) -> str | None:
     return f"{parts.scheme}://{'.'.join(labels)}{port}"
 
 
-def content_security_policy(nonce: str, settings: Settings) -> str:
+EMBED_PATHS = ("/embed/",)  # pages made to be shown in other sites' frames (GEOSERVICE_EMBED_ORIGINS)
+
+
+def content_security_policy(nonce: str, settings: Settings, *, embed: bool = False) -> str:
     """Scripts only from us or with this request's nonce (Folium's inline map script); inline styles are
-    allowed because Leaflet positions tiles and markers with style attributes."""
+    allowed because Leaflet positions tiles and markers with style attributes. Only our own pages may frame
+    a page, except an embed page, which the configured origins may frame too."""
     images = " ".join(filter(None, ("'self'", "data:", tile_source(settings.tiles))))
+    frame_ancestors = " ".join(settings.embed_origins.split()) if embed else "'self'"
     return "; ".join((
         "default-src 'self'",
         f"script-src 'self' 'nonce-{nonce}'",
@@ -50,7 +55,7 @@ def content_security_policy(nonce: str, settings: Settings) -> str:
         f"img-src {images}",
         "connect-src 'self'",
         "object-src 'none'",
-        "frame-ancestors 'none'",
+        f"frame-ancestors {frame_ancestors}",
         "base-uri 'self'",
         "form-action 'self'",
     ))
@@ -82,7 +87,8 @@ def init_app(app, settings: Settings, domain_error) -> None:
     @app.after_request
     def security_headers(response):
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", content_security_policy(csp_nonce(), settings))
+        embed = request.path.startswith(EMBED_PATHS)
+        headers.setdefault("Content-Security-Policy", content_security_policy(csp_nonce(), settings, embed=embed))
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 INITIATIVE_KINDS = {
     "bewonersinitiatief": "Bewonersinitiatief",
@@ -62,6 +63,7 @@ PRECISIONS = {"address": "Adres", "postcode": "Postcode", "manual": "Handmatig"}
 SERVICE_AREA_TYPES = ("codes", "radius", "geojson")
 
 
+@lru_cache(maxsize=4096)  # a file repeats the same few kinds and themes on every row
 def _fold(text: str) -> str:
     """Case, accents, spaces, dashes and underscores ignored: 'Wijkcoöperatie' == 'wijkcooperatie'."""
     decomposed = unicodedata.normalize("NFKD", text.strip().lower())
@@ -82,7 +84,9 @@ _INDEXES: dict[int, dict[str, str]] = {}
 
 def parse_term(vocabulary: dict[str, str], raw: str, what: str) -> str:
     """The key for a key or label; ValueError (Dutch, listing the options) otherwise."""
-    index = _INDEXES.setdefault(id(vocabulary), _index(vocabulary))
+    index = _INDEXES.get(id(vocabulary))
+    if index is None:  # built once per vocabulary (the vocabularies are module constants)
+        index = _INDEXES[id(vocabulary)] = _index(vocabulary)
     key = index.get(_fold(raw or ""))
     if key is None:
         options = ", ".join(vocabulary)

@@ -130,7 +130,7 @@ def test_csv_on_standard_output(registry_url, runner_env):
     assert len(read_csv(result.stdout)) == 3
 
 
-@pytest.mark.parametrize("fmt, suffix", [("geojson", "geojson"), ("csv", "csv")])
+@pytest.mark.parametrize("fmt, suffix", [("geojson", "geojson"), ("csv", "csv"), ("xlsx", "xlsx")])
 def test_export_then_import_gives_the_same_initiatives(registry_url, runner_env, tmp_path, fmt, suffix):
     path = tmp_path / f"export.{suffix}"
     assert run(runner_env, registry_url, "--format", fmt, "--output", path, "--status", "all").exit_code == 0

@@ -240,7 +240,7 @@ def test_broken_geojson_is_refused_as_a_whole(reject_db_url, runner_env, tmp_pat
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"naam;soort\n\xe9\xe9n;overig\n", "is geen UTF-8-tekst"),
+    ("naam;soort\néén;overig\n".encode("utf-16-le"), "is geen tekstbestand"),
     (b"", "heeft geen kopregel"),
     (b"soort,lat,lon\noverig,52.2,5.2\n", "geen kolom 'name' (of 'naam')"),
     (b"name,naam\na,b\n", "De kolommen 'name' en 'naam' betekenen hetzelfde"),
@@ -283,10 +283,10 @@ def test_a_failure_while_writing_leaves_the_database_as_it_was(fresh_db_url, eng
     before = seed(fresh_db_url, runner_env)
     import geoservice.imports.initiatives as importer
 
-    def fail(conn, ids):
+    def fail(conn, rows, **_options):
         raise RuntimeError("schijf vol")
 
-    monkeypatch.setattr(importer, "assign_initiative_areas", fail)
+    monkeypatch.setattr(importer, "upsert_staged", fail)
     path = write_csv(tmp_path / "initiatives_basic.csv", [
         valid_row(id="T-001", name="Nieuwe naam (testdata)"), valid_row(id="NEW")])
     with pytest.raises(RuntimeError, match="schijf vol"):

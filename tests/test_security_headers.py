@@ -29,7 +29,7 @@ def test_every_response_gets_the_security_headers(client, path, status):
     assert csp["default-src"] == "'self'" and csp["connect-src"] == "'self'"
     assert csp["style-src"] == "'self' 'unsafe-inline'"  # Leaflet and the legend use style attributes
     assert "'unsafe-inline'" not in csp["script-src"] and "'unsafe-eval'" not in csp["script-src"]
-    assert csp["frame-ancestors"] == "'none'" and csp["base-uri"] == "'self'" and csp["form-action"] == "'self'"
+    assert csp["frame-ancestors"] == "'self'" and csp["base-uri"] == "'self'" and csp["form-action"] == "'self'"
     assert csp["object-src"] == "'none'"
     assert csp["img-src"] == "'self' data:"  # the tests draw no base map
     assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -263,7 +263,9 @@ def test_the_downloads_answer_with_the_regions_of_the_table(site):
     html = get_page(client, f"/partner/{ids['baarn']}?cluster_m=300")
     rows = tables(html)["regions"]
     links = downloads(html)
-    assert set(links) == {"GeoJSON", "CSV"}
+    assert set(links) == {"GeoJSON", "CSV", "Excel"}
+    excel = client.get(links["Excel"])
+    assert excel.status_code == 200 and excel.headers["Content-Disposition"].endswith('.xlsx"')
     response = client.get(links["GeoJSON"])
     assert response.status_code == 200 and response.mimetype == "application/geo+json"
     assert [f["properties"]["rank"] for f in response.get_json()["features"]] == [int(r[0]) for r in rows]

@@ -14,10 +14,10 @@ from ..params import parse_choice, parse_int
 from ..queries import areas as area_queries
 from ..queries import gaps as queries
 from . import api
-from .geojson import GEOJSON, collection, csv_response, feature, respond
+from .geojson import GEOJSON, collection, feature, respond, table_response
 
-UNIT_FORMATS = ("geojson", "csv")
-SUMMARY_FORMATS = ("json", "csv", "geojson")
+UNIT_FORMATS = ("geojson", "csv", "xlsx")
+SUMMARY_FORMATS = ("json", "csv", "geojson", "xlsx")
 ORDERS = ("asc", "desc")
 ZOOM = {"default": 8, "minimum": 0, "maximum": 22}  # web-map zoom the summary's outlines are simplified for
 
@@ -49,9 +49,9 @@ def gaps():
     units = analysis.gap_units(session, params, gemeente=code, with_geometry=output == "geojson",
                                simplify_m=tolerance, with_nearest=True)
     demo = examples.example_figures(session)
-    if output == "csv":
-        return csv_response(list(analysis.UNIT_CSV_COLUMNS),
-                            analysis.with_demo_flag(units, demo), f"witte-vlekken-{code}.csv")
+    if output in ("csv", "xlsx"):
+        return table_response(output, list(analysis.UNIT_CSV_COLUMNS), analysis.with_demo_flag(units, demo),
+                              f"witte-vlekken-{code}")
     used = {**analysis.parameters(params, jaar), "gemeente": code}
     if zoom is not None:
         used["zoom"] = zoom
@@ -73,9 +73,9 @@ def gaps_summary():
     code = analysis.require_gemeente(session, jaar, raw) if raw is not None and raw.strip() else None
     rows = analysis.gemeente_summaries(session, params, gemeente=code, sort=sort, descending=order == "desc")
     demo = examples.example_figures(session)
-    if output == "csv":
-        return csv_response(list(analysis.SUMMARY_CSV_COLUMNS), analysis.with_demo_flag(rows, demo),
-                            f"witte-vlekken-{code or 'nederland'}.csv")
+    if output in ("csv", "xlsx"):
+        return table_response(output, list(analysis.SUMMARY_CSV_COLUMNS), analysis.with_demo_flag(rows, demo),
+                              f"witte-vlekken-{code or 'nederland'}")
     used = {**analysis.parameters(params, jaar), "gemeente": code, "sort": sort, "order": order}
     if output == "geojson":
         tolerance = area_queries.zoom_tolerance_m(zoom)

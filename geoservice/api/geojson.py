@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, request
 
-from ..exports import csv_text  # one CSV writer (and formula-injection rule), shared with the CLI
+from ..exports import XLSX, csv_text, xlsx_bytes  # one CSV/XLSX writer (and formula rule), shared with the CLI
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"
@@ -71,7 +71,18 @@ def plain(value):
 
 
 def csv_response(columns: list[str], rows: list[dict], filename: str, links: list[dict] | None = None):
-    response = current_app.response_class(csv_text(columns, rows), mimetype=CSV)
+    return _download(csv_text(columns, rows), CSV, filename, links)
+
+
+def table_response(output: str, columns: list[str], rows: list[dict], name: str, links: list[dict] | None = None):
+    """The rows as a CSV (output 'csv') or Excel (output 'xlsx') download called name.csv or name.xlsx."""
+    if output == "xlsx":
+        return _download(xlsx_bytes(columns, rows), XLSX, f"{name}.xlsx", links)
+    return csv_response(columns, rows, f"{name}.csv", links)
+
+
+def _download(body, mimetype: str, filename: str, links: list[dict] | None):
+    response = current_app.response_class(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     if links and link_header(links):
         response.headers["Link"] = link_header(links)

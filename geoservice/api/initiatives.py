@@ -15,7 +15,7 @@ from ..params import (LonLat, parse_bbox, parse_choice, parse_code_of_level, par
 from ..queries import initiatives as queries
 from ..vocab import INITIATIVE_KINDS, THEMES
 from . import api
-from .geojson import GEOJSON, collection, csv_response, feature, page_links, point, respond
+from .geojson import GEOJSON, XLSX, collection, feature, page_links, point, respond, table_response
 
 LIST_LIMIT = {"default": 100, "minimum": 1, "maximum": 1000}
 NEARBY_LIMIT = {"default": 10, "minimum": 1, "maximum": 100}
@@ -24,7 +24,7 @@ NEARBY_OFFSET = {"default": 0, "minimum": 0, "maximum": 1000}  # the next page o
 MAX_OFFSET = 10_000_000
 TEXT_MAX = 200
 CSV_COLUMNS = [*queries.PUBLIC_COLUMNS, "voorbeeld", "lat", "lon"]  # the properties, then the point
-FORMATS = ("geojson", "csv")
+FORMATS = ("geojson", "csv", "xlsx")
 _DATES = (dt.date, dt.datetime)
 
 
@@ -67,10 +67,11 @@ def list_initiatives():
     offset = parse_int("offset", args.get("offset"), default=0, minimum=0, maximum=MAX_OFFSET)
     output = parse_choice("format", args.get("format"), FORMATS, default="geojson")
     matched, items = queries.list_initiatives(get_session(), flt, limit=limit, offset=offset)
-    if output == "csv":
-        links = page_links(offset=offset, limit=limit, matched=matched, media_type="text/csv")
+    if output in ("csv", "xlsx"):
+        links = page_links(offset=offset, limit=limit, matched=matched,
+                           media_type="text/csv" if output == "csv" else XLSX)
         rows = [{**properties(item), "lat": item["lat"], "lon": item["lon"]} for item in items]
-        response = csv_response(CSV_COLUMNS, rows, "initiatieven.csv", links)
+        response = table_response(output, CSV_COLUMNS, rows, "initiatieven", links)
         response.headers["X-Number-Matched"] = str(matched)
         return response
     return respond(collection(

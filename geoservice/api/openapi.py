@@ -7,11 +7,16 @@ from flask import request
 from ..ogc.openapi import ogc_paths
 from ..vocab import INITIATIVE_KINDS, PARTNER_KINDS, PRECISIONS, SERVICE_AREA_TYPES, SERVICES, THEMES
 from . import api, areas, initiatives, partners
-from .geojson import CSV, GEOJSON, JSON, respond
+from .geojson import CSV, GEOJSON, JSON, XLSX, respond
 
 OPENAPI_VERSION = "3.0.3"
 OPENAPI_MEDIA = "application/vnd.oai.openapi+json;version=3.0"
 CBS_CODE = r"^(GM\d{4}|WK\d{4}[0-9A-Z]{2}|BU\d{4}[0-9A-Z]{4})$"
+
+
+XLSX_SCHEMA = {"type": "string", "format": "binary",
+               "description": "Excel-werkmap (.xlsx): dezelfde rijen en kolommen als de CSV, vetgedrukte kopregel; "
+                              "tekst blijft tekst (nooit een formule)."}
 
 
 def ref(name: str, kind: str = "schemas") -> dict:
@@ -92,7 +97,7 @@ def paths() -> dict:
         param("q", "Tekst in naam of beschrijving (hoofdletters tellen niet; % en _ zijn gewone tekens).",
               {"type": "string", "maxLength": initiatives.TEXT_MAX}),
         _limit(initiatives.LIST_LIMIT), OFFSET,
-        param("format", "geojson (standaard) of csv: dezelfde selectie als CSV, met lat en lon.",
+        param("format", "geojson (standaard), csv of xlsx: dezelfde selectie als CSV of Excel, met lat en lon.",
               {"type": "string", "enum": list(initiatives.FORMATS), "default": "geojson"}),
     ]
     nearby_params = [
@@ -133,10 +138,12 @@ def paths() -> dict:
             "listInitiatives", "Initiatieven", "Gepubliceerde initiatieven, gefilterd en in pagina's (op id).",
             list_params, {"200": ok("Een pagina initiatieven.", ref("InitiativeCollection"), GEOJSON, also={
                 CSV: {"type": "string", "description": "CSV (UTF-8, komma's), met een Link-header voor next/prev; "
-                                                       "tekst die met = + - @ begint krijgt een ' ervoor."}}) | {
+                                                       "tekst die met = + - @ begint krijgt een ' ervoor."},
+                XLSX: XLSX_SCHEMA}) | {
                 "headers": {
-                    "Link": {"description": "Alleen bij CSV: next/prev-links (RFC 8288).", "schema": text_schema},
-                    "X-Number-Matched": {"description": "Alleen bij CSV: aantal gevonden initiatieven.",
+                    "Link": {"description": "Alleen bij CSV en xlsx: next/prev-links (RFC 8288).",
+                             "schema": text_schema},
+                    "X-Number-Matched": {"description": "Alleen bij CSV en xlsx: aantal gevonden initiatieven.",
                                          "schema": integer()}}}}),
         "/api/v1/initiatives/nearby": operation(
             "nearbyInitiatives", "Initiatieven",
@@ -297,7 +304,7 @@ def gap_paths() -> dict:
               {"type": "string", "example": "ouderen:2,wmo:1",
                "description": "Sleutels: " + ", ".join(need.INDICATOR_KEYS)}),
     ]
-    unit_format = param("format", "geojson (standaard) of csv: dezelfde velden, zonder geometrie.",
+    unit_format = param("format", "geojson (standaard), csv of xlsx (Excel): dezelfde velden, zonder geometrie.",
                         {"type": "string", "enum": list(gaps.UNIT_FORMATS), "default": "geojson"})
     summary_params = [
         {**gemeente, "description": "Alleen deze gemeente (CBS-code); zonder: alle gemeenten."}, *settings,
@@ -305,14 +312,16 @@ def gap_paths() -> dict:
                                                    "default": "gemeentecode"}),
         param("order", "asc of desc; standaard desc voor getallen, asc voor code, naam en niveau. Lege waarden "
                        "komen altijd onderaan.", {"type": "string", "enum": list(gaps.ORDERS)}),
-        param("format", "json (standaard), csv, of geojson: elke gemeente als Feature met de rij als properties en "
+        param("format", "json (standaard), csv, xlsx (Excel, als de CSV), of geojson: elke gemeente als Feature met "
+                        "de rij als properties en "
                         "de gemeentegrens als geometrie, vereenvoudigd voor zoom.",
               {"type": "string", "enum": list(gaps.SUMMARY_FORMATS), "default": "json"}),
         param("zoom", "Alleen bij format=geojson: het zoomniveau van de webkaart (0 tot 22) waarvoor de grenzen "
                       "vereenvoudigd worden, tot op een halve pixel (op 52° noorderbreedte, in meters RD).",
               integer(**gaps.ZOOM)),
     ]
-    csv = {CSV: {"type": "string", "description": "CSV (UTF-8, komma's) met dezelfde velden als de JSON."}}
+    csv = {CSV: {"type": "string", "description": "CSV (UTF-8, komma's) met dezelfde velden als de JSON."},
+           XLSX: XLSX_SCHEMA}
     return {
         "/api/v1/gaps": operation(
             "gapUnits", "Witte vlekken",
@@ -497,12 +506,13 @@ def outreach_paths() -> dict:
         param("include_no_support", "Ook gebieden met een initiatief in de buurt maar te weinig partnerdekking "
                                     "(no_support).", {"type": "boolean", "default": False}),
         *(shared[name] for name in ("level", "walk_m", "min_inwoners", "kind", "theme", "partner_services")),
-        param("format", "geojson (standaard) of csv: een rij per regio, zonder geometrie; de codes, namen en "
-                        "statussen van de gebieden gescheiden door ;.",
+        param("format", "geojson (standaard), csv of xlsx (Excel): een rij per regio, zonder geometrie; de codes, "
+                        "namen en statussen van de gebieden gescheiden door ;.",
               {"type": "string", "enum": list(outreach_api.FORMATS), "default": "geojson"}),
     ]
     csv = {CSV: {"type": "string", "description": "CSV (UTF-8, komma's), een rij per regio: "
-                 + ", ".join(analysis.REGION_CSV_COLUMNS) + ". Lijsten gescheiden door ;, in dezelfde volgorde."}}
+                 + ", ".join(analysis.REGION_CSV_COLUMNS) + ". Lijsten gescheiden door ;, in dezelfde volgorde."},
+           XLSX: XLSX_SCHEMA}
     return {"/api/v1/outreach": operation(
         "outreachRegions", "Witte vlekken",
         "Regio's om te groeien: witte vlekken bij elkaar, op inwoners gesorteerd, voor een partner of een gemeente.",

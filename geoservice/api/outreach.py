@@ -12,10 +12,10 @@ from ..errors import InvalidParameter
 from ..params import parse_choice, parse_code_of_level, parse_int
 from . import api
 from .gaps import gap_params
-from .geojson import GEOJSON, csv_response, respond
+from .geojson import GEOJSON, respond, table_response
 
 PARTNER_ID = {"minimum": 1, "maximum": 2**63 - 1}  # ids beyond PostgreSQL's integers are simply not found
-FORMATS = ("geojson", "csv")
+FORMATS = ("geojson", "csv", "xlsx")
 
 
 def _partner(raw: str | None) -> int | None:
@@ -41,10 +41,10 @@ def outreach():
     }
     output = parse_choice("format", args.get("format"), FORMATS, default="geojson")
     conn = get_session().connection()
-    if output == "csv":
+    if output in ("csv", "xlsx"):
         # the same regions, one row each, without geometry; the units' codes and names ';'-joined
         regions = outreach_regions(conn, with_geometry=False, **settings)
         name = f"partner-{partner}" if partner is not None else gemeente
         rows = region_rows(regions, example_figures(conn)["demo_data"])
-        return csv_response(list(REGION_CSV_COLUMNS), rows, f"outreach-{name}.csv")
+        return table_response(output, list(REGION_CSV_COLUMNS), rows, f"outreach-{name}")
     return respond(outreach_collection(conn, **settings), GEOJSON)

@@ -27,10 +27,13 @@ def _to_stderr(message: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Validate and report what would change; write nothing.")
 @click.option("--skip-invalid", is_flag=True,
               help="Import the valid rows and report the others (default: any invalid row stops the import).")
-def import_initiatives(file: Path, source, default_kind, default_themes, dry_run, skip_invalid) -> None:
-    """Import initiatives from CSV (';' or ',', UTF-8) or GeoJSON; re-importing the same file changes nothing.
+@click.option("--sheet", metavar="NAME", help="The worksheet of an .xlsx file to read (default: the first).")
+def import_initiatives(file: Path, source, default_kind, default_themes, dry_run, skip_invalid, sheet) -> None:
+    """Import initiatives from CSV (';', ',' or tab; UTF-8 or Windows-1252), Excel (.xlsx), GeoJSON or HSDS 3.0
+    JSON; re-importing the same file changes nothing.
 
-    Rows are numbered as in a spreadsheet (the header is row 1); GeoJSON features from 1.
+    Rows are numbered as in the spreadsheet (the header is row 1); GeoJSON features and HSDS
+    organizations from 1.
     """
     from .. import db as dbmod
     from ._database import ensure_database
@@ -48,7 +51,8 @@ def import_initiatives(file: Path, source, default_kind, default_themes, dry_run
     click.echo(f"Inlezen: {file}" + (" (proefdraai)" if dry_run else ""))
     try:
         report = run_import(engine, file, source=source, defaults=defaults, dry_run=dry_run,
-                            skip_invalid=skip_invalid, settings=settings, progress=click.echo)
+                            skip_invalid=skip_invalid, settings=settings, progress=click.echo,
+                            sheet=sheet)
     finally:
         engine.dispose()
     for line in report.lines():
@@ -60,14 +64,15 @@ def import_initiatives(file: Path, source, default_kind, default_themes, dry_run
 
 
 @click.command("initiatives")
-@click.option("--format", "fmt", type=click.Choice(("csv", "geojson", "hsds")), required=True,
-              help="csv, geojson (RFC 7946, lon/lat) or hsds (Open Referral HSDS 3.0 JSON).")
+@click.option("--format", "fmt", type=click.Choice(("csv", "xlsx", "geojson", "hsds")), required=True,
+              help="csv, xlsx (Excel, the same columns), geojson (RFC 7946, lon/lat) or hsds (Open Referral HSDS "
+                   "3.0 JSON).")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="File to write (default: standard output).")
 @click.option("--status", "statuses", type=click.Choice(STATUS_CHOICES), multiple=True,
               help="Only initiatives with this status (repeatable; 'all' for every status; default: published).")
 def export_initiatives(fmt: str, output: Path | None, statuses: tuple[str, ...]) -> None:
-    """Export initiatives as CSV, GeoJSON or HSDS (published ones unless --status says otherwise)."""
+    """Export initiatives as CSV, Excel, GeoJSON or HSDS (published ones unless --status says otherwise)."""
     from .. import db as dbmod
     from ._database import ensure_database
     from ..config import Settings
@@ -80,6 +85,18 @@ def export_initiatives(fmt: str, output: Path | None, statuses: tuple[str, ...])
     finally:
         engine.dispose()
     text = render(rows, fmt)
+    if isinstance(text, bytes):
+        if output is None:
+            if sys.stdout.isatty():
+                raise click.UsageError("Een Excel-bestand schrijf je naar een bestand: geef --output FILE.xlsx.")
+            click.get_binary_stream("stdout").write(text)
+            return
+        try:
+            output.write_bytes(text)
+        except OSError as exc:
+            raise click.ClickException(f"{output} kan niet worden geschreven: {exc.strerror or exc}.") from None
+        _to_stderr(f"{len(rows)} initiatieven geschreven naar {output}")
+        return
     if output is None:
         click.echo(text, nl=False)
         return

@@ -1,15 +1,11 @@
-"""Import initiatives from CSV or GeoJSON: read numbered raw rows, validate, locate, write in one transaction."""
+"""Import initiatives from CSV, XLSX, GeoJSON or HSDS: read numbered raw rows, validate, locate, write in one
+transaction."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import json
-import math
 import re
 import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -17,195 +13,15 @@ from sqlalchemy import Engine
 from ..config import Settings
 from ..errors import GeoserviceError, ImportRefused
 from ..geocode import Geocoder
-from ..initiatives import (NL_BOX_WGS84, CleanRecord, Defaults, RawRecord, row_values, stable_key,
-                           upsert_initiatives, validate_record)
-from ..models import RD_NEW, WGS84
-from ..queries.areas import assign_initiative_areas
+from ..initiatives import NL_BOX_WGS84, CleanRecord, Defaults, RawRecord, RecordValidator, stable_key
+from ..models import WGS84
 from ..queries.gaps import refresh_counts
-from ..queries.initiatives_write import place_points
+from ..queries.initiatives_write import no_jit, place_points, upsert_staged
+from .initiative_files import COLUMN_ALIASES, NO_NAME, ReadResult, fold_column, map_columns, read_records  # noqa: F401
 from .report import ImportReport
 
 PROGRESS_EVERY = 1000
-WRITE_BATCH = 500
-GEOJSON_SUFFIXES = (".geojson", ".json")
-# Folded column name -> field. Folding: lower case, accents dropped, spaces and dashes become '_'.
-COLUMN_ALIASES = {
-    "id": "external_id", "external_id": "external_id",
-    "name": "name", "naam": "name",
-    "kind": "kind", "soort": "kind",
-    "themes": "themes", "themas": "themes", "thema": "themes",
-    "description": "description", "beschrijving": "description", "omschrijving": "description",
-    "website": "website", "url": "website",
-    "email": "email", "e_mail": "email",
-    "phone": "phone", "telefoon": "phone", "telefoonnummer": "phone",
-    "address": "address", "adres": "address",
-    "postcode": "postcode", "postal_code": "postcode",
-    "lat": "lat", "latitude": "lat",
-    "lon": "lon", "lng": "lon", "longitude": "lon",
-    "x": "x", "y": "y",
-    "status": "status",
-    "last_verified": "last_verified", "laatst_gecontroleerd": "last_verified",
-}
-_RD_CRS = re.compile(r"(EPSG:+|EPSG/0/)28992$", re.IGNORECASE)
-_WGS84_CRS = re.compile(r"(EPSG:+|EPSG/0/)4326$|CRS84$", re.IGNORECASE)
-# A leading apostrophe is how exports (ours too) neutralise a formula; it is not part of the value.
-_NEUTRALISED = re.compile(r"'(?=[=+\-@])")
-NO_NAME = "Het bestand heeft geen kolom 'name' (of 'naam'); zonder naam kan niets worden ingelezen."
-
-
-@dataclass
-class ReadResult:
-    records: list[RawRecord]
-    notes: list[str]
-
-
-def fold_column(name: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", str(name).strip().lower().lstrip("\ufeff"))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"[\s\-]+", "_", re.sub(r"['’`\".]", "", plain))
-
-
-def map_columns(columns: list[str], *, require_name: bool = True) -> tuple[dict[str, str], list[str]]:
-    """field -> column name in the file, plus the names of columns that are not used."""
-    fields: dict[str, str] = {}
-    unused = []
-    for column in columns:
-        target = COLUMN_ALIASES.get(fold_column(column))
-        if target is None:
-            if str(column).strip():
-                unused.append(str(column))
-            continue
-        if target in fields:
-            pair = {fold_column(fields[target]): fields[target], fold_column(column): column}
-            if set(pair) == {"id", "external_id"}:
-                # Both present: external_id is the key, id is then someone's own (database) number.
-                fields[target] = pair["external_id"]
-                unused.append(pair["id"])
-                continue
-            raise ImportRefused(f"De kolommen '{fields[target]}' en '{column}' betekenen hetzelfde; "
-                                f"laat er één staan.")
-        fields[target] = column
-    if require_name and "name" not in fields:
-        raise ImportRefused(NO_NAME)
-    return fields, unused
-
-
-def _unused_note(unused: list[str]) -> list[str]:
-    return [f"kolom niet gebruikt: {', '.join(dict.fromkeys(unused))}"] if unused else []
-
-
-def read_records(path: Path) -> ReadResult:
-    """Numbered raw records of a CSV or GeoJSON file; ImportRefused when the file as a whole is unusable."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportRefused(f"{path} kan niet worden gelezen: {exc.strerror or exc}.") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportRefused(f"{path.name} is geen UTF-8-tekst; sla het bestand op als 'CSV UTF-8' "
-                            f"of als GeoJSON.") from None
-    looks_json = text.lstrip().startswith(("{", "["))
-    if path.suffix.lower() in GEOJSON_SUFFIXES or looks_json:
-        return _read_geojson(text, path.name)
-    return _read_csv(text, path.name)
-
-
-def _read_csv(text: str, filename: str) -> ReadResult:
-    header_line = text.split("\n", 1)[0]
-    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as exc:
-        raise ImportRefused(f"{filename} is geen leesbare CSV: {exc}.") from None
-    if not rows or not any(cell.strip() for cell in rows[0]):
-        raise ImportRefused(f"{filename} heeft geen kopregel met kolomnamen.")
-    header = rows[0]
-    fields, unused = map_columns(header)
-    index = {field: header.index(column) for field, column in fields.items()}
-    records = []
-    # Numbered like a spreadsheet: the header is row 1, the first initiative row 2.
-    for number, cells in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in cells):
-            continue
-        values = {field: _NEUTRALISED.sub("", cells[i], count=1) if i < len(cells) else None
-                  for field, i in index.items()}
-        extra = len(cells) > len(header) and any(cell.strip() for cell in cells[len(header):])
-        records.append(RawRecord(number, values, dict(fields), extra_cells=extra))
-    return ReadResult(records, _unused_note(unused))
-
-
-def _read_geojson(text: str, filename: str) -> ReadResult:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportRefused(f"{filename} is geen leesbare GeoJSON: {exc.msg} (regel {exc.lineno}).") from None
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise ImportRefused(f"{filename} is geen GeoJSON FeatureCollection.")
-    features = doc.get("features")
-    if not isinstance(features, list):
-        raise ImportRefused(f"{filename}: 'features' ontbreekt of is geen lijst.")
-    srid = _geojson_srid(doc.get("crs"), filename)
-    records, unused, named = [], [], False
-    # Features may differ in their property names (naam here, name there): map each on its own.
-    for number, feature in enumerate(features, start=1):
-        if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            raise ImportRefused(f"{filename}: object {number} is geen GeoJSON Feature.")
-        props = feature.get("properties")
-        if props is not None and not isinstance(props, dict):
-            raise ImportRefused(f"{filename}: object {number} heeft 'properties' die geen object zijn.")
-        props = props or {}
-        fields, not_used = map_columns(list(props), require_name=False)
-        unused += not_used
-        named = named or "name" in fields
-        values = {field: _property(props.get(column)) for field, column in fields.items()}
-        if values.get("external_id") in (None, "") and feature.get("id") not in (None, ""):
-            values["external_id"] = _property(feature["id"])
-        point = _geojson_point(feature.get("geometry"), srid, filename, number)
-        records.append(RawRecord(number, values, fields, geometry=point))
-    if not features:
-        return ReadResult([], [f"{filename} bevat geen objecten"])
-    if not named:
-        raise ImportRefused(NO_NAME)
-    return ReadResult(records, _unused_note(unused))
-
-
-def _property(value: object) -> object:
-    if value is None or isinstance(value, (str, list)):
-        return value
-    if isinstance(value, (dict, bool)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-def _geojson_srid(crs: object, filename: str) -> int:
-    """RFC 7946 GeoJSON is WGS84; older files may name RD New (EPSG:28992) in a 'crs' member."""
-    if crs is None:
-        return WGS84
-    name = crs.get("properties", {}).get("name", "") if isinstance(crs, dict) else ""
-    name = name if isinstance(name, str) else ""
-    if _RD_CRS.search(name):
-        return RD_NEW
-    if _WGS84_CRS.search(name):
-        return WGS84
-    raise ImportRefused(f"{filename}: coördinatenstelsel '{str(name)[:60]}' wordt niet ondersteund; "
-                        f"gebruik WGS84 (lon/lat) of RD (EPSG:28992).")
-
-
-def _geojson_point(geometry: object, srid: int, filename: str, number: int) -> tuple[float, float, int] | None:
-    if geometry is None:
-        return None
-    kind = geometry.get("type") if isinstance(geometry, dict) else None
-    if kind != "Point":
-        shown = kind if isinstance(kind, str) else "onleesbare"
-        raise ImportRefused(f"{filename}: object {number} heeft een {shown[:30]}-geometrie; "
-                            f"alleen punten (Point) kunnen worden ingelezen.")
-    coordinates = geometry.get("coordinates")
-    if (not isinstance(coordinates, list) or len(coordinates) not in (2, 3)
-            or not all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
-                       for c in coordinates)):
-        raise ImportRefused(f"{filename}: object {number} heeft een punt zonder twee geldige coördinaten.")
-    return float(coordinates[0]), float(coordinates[1]), srid
+FALLBACK_KIND = "overig"
 
 
 def _default_source(source: str | None, path: Path) -> str:
@@ -229,13 +45,18 @@ def parse_defaults(kind: str | None, themes: str | None) -> Defaults:
 def import_initiatives(engine: Engine, path: str | Path, *, source: str | None = None,
                        defaults: Defaults = Defaults(), dry_run: bool = False, skip_invalid: bool = False,
                        settings: Settings | None = None, geocoder=None, progress=None,
-                       today: dt.date | None = None) -> ImportReport:
+                       today: dt.date | None = None, sheet: str | None = None) -> ImportReport:
     """Validate every row, then write all valid ones in one transaction (or nothing, see the flags)."""
     say = progress or (lambda _message: None)
     path = Path(path)
     source = _default_source(source, path)
-    read = read_records(path)
+    read = read_records(path, sheet=sheet)
     report = ImportReport(dry_run=dry_run, notes=list(read.notes))
+    if not read.has_kind and defaults.kind is None and read.records:
+        # A list kept in a spreadsheet often has no kind at all: every row is then "overig", said out loud.
+        defaults = Defaults(kind=FALLBACK_KIND, themes=defaults.themes)
+        report.notes.append("geen kolom 'soort' (kind): alle initiatieven krijgen soort 'Overig'; "
+                            "kies een andere met --default-kind")
     bad: set[int] = set()
 
     def reject(number: int, field_name: str, reason: str) -> None:
@@ -246,6 +67,7 @@ def import_initiatives(engine: Engine, path: str | Path, *, source: str | None =
     located = _locate(records, reject, say, settings, geocoder)
     with engine.connect() as conn:
         with conn.begin() as transaction:
+            no_jit(conn)
             rows = _placed_rows(conn, located, source, reject)
             report.problems.sort(key=lambda problem: problem.row)
             report.rejected = len(bad)
@@ -253,7 +75,7 @@ def import_initiatives(engine: Engine, path: str | Path, *, source: str | None =
                 transaction.rollback()
                 report.applied = False
                 return report
-            _write(conn, rows, report, say)
+            _write(conn, rows, report, say, refresh=not dry_run)
             if dry_run:
                 transaction.rollback()
                 report.applied = False
@@ -263,8 +85,9 @@ def import_initiatives(engine: Engine, path: str | Path, *, source: str | None =
 def _validate(raws: list[RawRecord], defaults: Defaults, reject, say, today) -> list[CleanRecord]:
     clean = []
     first_row_of_id: dict[str, int] = {}
+    validator = RecordValidator(defaults, today=today)
     for count, raw in enumerate(raws, start=1):
-        record, problems = validate_record(raw, defaults, today=today)
+        record, problems = validator.validate(raw)
         for field_name, reason in problems:
             reject(raw.number, field_name, reason)
         if raw.extra_cells:
@@ -312,38 +135,38 @@ def _locate(records: list[CleanRecord], reject, say, settings, geocoder) -> list
     return located
 
 
-def _placed_rows(conn, located, source: str, reject) -> list[dict]:
-    """Table rows of the located records that lie in the Netherlands and have a unique key."""
+def _placed_rows(conn, located, source: str, reject) -> list[tuple]:
+    """Staged rows (STAGE_COLUMNS) of the located records that lie in the Netherlands and have a unique key."""
     placed = place_points(conn, [point for _record, point, _precision in located])
     rows = []
     first_row_of_key: dict[str, int] = {}
-    for (record, point, precision), where in zip(located, placed):
+    for (record, _point, precision), where in zip(located, placed):
         if where.in_netherlands is False:
             reject(record.number, record.point_field or "postcode",
                    f"ligt niet in Nederland (lat {where.lat:.5f}, lon {where.lon:.5f})")
             continue
-        key = record.external_id or stable_key(str(record.values["name"]), where.x, where.y)
+        values = record.values
+        key = record.external_id or stable_key(str(values["name"]), where.x, where.y)
         if key in first_row_of_key:
             # Only derived keys can repeat here: repeated ids were rejected while validating.
             reject(record.number, "name", f"dezelfde naam op (bijna) dezelfde plek als rij {first_row_of_key[key]}")
             continue
         first_row_of_key[key] = record.number
-        rows.append(row_values(source, key, record.values, where.x, where.y, precision))
+        rows.append((record.number, source, key, values["name"], values["kind"], values["themes"],
+                     values["description"], values["website"], values["email"], values["phone"], values["address"],
+                     values["postcode"], where.x, where.y, precision, values["status"], values["last_verified"],
+                     where.gemeentecode, where.wijkcode, where.buurtcode, where.areas_jaar))
     return rows
 
 
-def _write(conn, rows: list[dict], report: ImportReport, say) -> None:
-    written_ids = []
-    for start in range(0, len(rows), WRITE_BATCH):
-        batch = rows[start:start + WRITE_BATCH]
-        written = upsert_initiatives(conn, batch)
-        inserted = sum(1 for _id, is_new in written if is_new)
-        report.inserted += inserted
-        report.updated += len(written) - inserted
-        report.unchanged += len(batch) - len(written)
-        written_ids += [initiative_id for initiative_id, _is_new in written]
-        if len(rows) > PROGRESS_EVERY and (start + WRITE_BATCH) % PROGRESS_EVERY == 0:
-            say(f"  {min(start + WRITE_BATCH, len(rows))}/{len(rows)} rijen geschreven")
-    if written_ids:
-        assign_initiative_areas(conn, written_ids)
-    refresh_counts(conn)  # the gap analysis' stored counts: once for the whole file (see queries.gaps)
+def _write(conn, rows: list[tuple], report: ImportReport, say, *, refresh: bool = True) -> None:
+    """One set-based upsert of every row (COPY into a staging table), then the gap counts kept on write."""
+    total = len(rows)
+    progress = (lambda count: say(f"  {count}/{total} rijen geschreven")) if total > PROGRESS_EVERY else None
+    written, _unchanged = upsert_staged(conn, rows, progress=progress, every=PROGRESS_EVERY)
+    inserted = sum(1 for _id, is_new in written if is_new)
+    report.inserted += inserted
+    report.updated += len(written) - inserted
+    report.unchanged += len(rows) - len(written)
+    if refresh:  # a dry run rolls back: its counts would never be seen
+        refresh_counts(conn)  # the gap analysis' stored counts: once for the whole file (see queries.gaps)

@@ -21,7 +21,9 @@ XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 OLD_EXCEL_SUFFIXES = {".xls"}
 DELIMITERS = (";", ",", "\t")
 # Control characters other than tab, newline and carriage return: no spreadsheet writes them in text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+BINARY_SAMPLE = 8192
+BINARY_CONTROLS = 8
 
 
 @dataclass
@@ -75,8 +77,8 @@ def decode_text(data: bytes, filename: str) -> tuple[str, str]:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ImportRefused(f"{filename} is opgeslagen als UTF-16 (Unicode-tekst); sla het bestand op als "
                             f"'CSV UTF-8' of als Excel-werkmap (.xlsx).")
-    if b"\x00" in data[:4096]:
-        raise ImportRefused(f"{filename} is geen tekstbestand (het bevat nul-bytes); "
+    if _looks_binary(data[:BINARY_SAMPLE]):
+        raise ImportRefused(f"{filename} is geen tekstbestand (het bevat nul-bytes of andere stuurtekens); "
                             f"lever een CSV- of Excel-bestand aan.")
     if data.startswith(b"\xef\xbb\xbf"):
         text, encoding = _strict(data[3:], "utf-8"), "UTF-8 met BOM"
@@ -86,10 +88,16 @@ def decode_text(data: bytes, filename: str) -> tuple[str, str]:
         # Dutch Excel's "CSV (gescheiden door lijstscheidingsteken)" is Windows-1252; Latin-1 text is the
         # same for every printable character, so it reads correctly too.
         text, encoding = _strict(data, "cp1252"), "Windows-1252"
-    if text is None or _CONTROL.search(text):
+    if text is None:
         raise ImportRefused(f"{filename} is geen tekst in UTF-8 of Windows-1252 (Latin-1); sla het bestand "
                             f"op als 'CSV UTF-8' of als Excel-werkmap (.xlsx).")
     return text, encoding
+
+
+def _looks_binary(sample: bytes) -> bool:
+    """Many control bytes: a binary file. A stray one in a cell is left to the row checks, which name it."""
+    controls = len(_CONTROL_BYTES.findall(sample))
+    return controls > max(BINARY_CONTROLS, len(sample) // 100)
 
 
 def _strict(data: bytes, encoding: str) -> str | None:

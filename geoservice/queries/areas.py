@@ -56,25 +56,29 @@ def lookup_point(session: Session, point: LonLat, jaar: int) -> dict[str, object
     return {"gemeente": gemeente, "wijk": wijk, "buurt": buurt}
 
 
-_ASSIGN_SQL = text("""
+# The areas of a point (the SQL expression {point}, RD New) in year :jaar, shared by every writer: the buurt that
+# contains it decides its wijk and gemeente; the wijk and gemeente layers answer only where no buurt does.
+AREA_LATERALS = """
+    LEFT JOIN LATERAL (
+        SELECT code, wijkcode, gemeentecode FROM buurt
+        WHERE jaar = :jaar AND ST_Intersects(geom, {point}) ORDER BY code LIMIT 1) AS b ON true
+    LEFT JOIN LATERAL (
+        SELECT code, gemeentecode FROM wijk
+        WHERE b.code IS NULL AND jaar = :jaar AND ST_Intersects(geom, {point}) ORDER BY code LIMIT 1) AS w ON true
+    LEFT JOIN LATERAL (
+        SELECT code FROM gemeente
+        WHERE b.code IS NULL AND w.code IS NULL AND jaar = :jaar AND ST_Intersects(geom, {point})
+        ORDER BY code LIMIT 1) AS g ON true"""
+AREA_CODES = ("b.code AS buurtcode, coalesce(b.wijkcode, w.code) AS wijkcode, "
+              "coalesce(b.gemeentecode, w.gemeentecode, g.code) AS gemeentecode")
+
+_ASSIGN_SQL = text(f"""
 UPDATE initiative AS i
 SET buurtcode = a.buurtcode, wijkcode = a.wijkcode, gemeentecode = a.gemeentecode, areas_jaar = :jaar
 FROM (
-    SELECT i2.id,
-           b.code AS buurtcode,
-           coalesce(b.wijkcode, w.code) AS wijkcode,
-           coalesce(b.gemeentecode, w.gemeentecode, g.code) AS gemeentecode
+    SELECT i2.id, {AREA_CODES}
     FROM initiative AS i2
-    LEFT JOIN LATERAL (
-        SELECT code, wijkcode, gemeentecode FROM buurt
-        WHERE jaar = :jaar AND ST_Intersects(geom, i2.location) ORDER BY code LIMIT 1) AS b ON true
-    LEFT JOIN LATERAL (
-        SELECT code, gemeentecode FROM wijk
-        WHERE b.code IS NULL AND jaar = :jaar AND ST_Intersects(geom, i2.location) ORDER BY code LIMIT 1) AS w ON true
-    LEFT JOIN LATERAL (
-        SELECT code FROM gemeente
-        WHERE b.code IS NULL AND w.code IS NULL AND jaar = :jaar AND ST_Intersects(geom, i2.location)
-        ORDER BY code LIMIT 1) AS g ON true
+    {AREA_LATERALS.format(point="i2.location")}
     WHERE CAST(:ids AS integer[]) IS NULL OR i2.id = ANY(CAST(:ids AS integer[]))
 ) AS a
 WHERE a.id = i.id

@@ -5,3 +5,4 @@ from . import account  # noqa: F401
 from . import beheer, correction, submit  # noqa: F401
 from . import partner_edit  # noqa: F401
 from . import hulp  # noqa: F401
+from . import embed  # noqa: F401

@@ -124,6 +124,7 @@ def gemeenten():
 
     downloads = {
         "csv": url_for("api.gaps_summary", sort=sort, order=order, format="csv"),
+        "xlsx": url_for("api.gaps_summary", sort=sort, order=order, format="xlsx"),
         "json": url_for("api.gaps_summary", sort=sort, order=order),
         "geojson": layer_url,
     }
@@ -267,6 +268,7 @@ def gemeente(code: str):
         return url_for("web.gemeente", code=found, **gap_args, sort=key, order=next_order, _anchor="tabel")
 
     downloads = {"csv": url_for("api.gaps", gemeente=found, **controls.gap_args(), format="csv"),
+                 "xlsx": url_for("api.gaps", gemeente=found, **controls.gap_args(), format="xlsx"),
                  "geojson": url_for("api.gaps", gemeente=found, **controls.gap_args(), format="geojson")}
     # buurten without population are all 'onbekend'; the wijken may have inhabitants
     no_population = bool(summary and summary["units"] and summary["units_unknown"] == summary["units"])

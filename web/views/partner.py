@@ -126,7 +126,8 @@ def partner(partner_id: int):
     downloads = None
     if planning is not None and has_areas:
         downloads = {"geojson": planning.outreach_url(partner_id),
-                     "csv": planning.outreach_url(partner_id, format="csv")}
+                     "csv": planning.outreach_url(partner_id, format="csv"),
+                     "xlsx": planning.outreach_url(partner_id, format="xlsx")}
     return render_template(
         "partner.html", partner=found, contact=contact(found), has_areas=has_areas,
         areas=service_area_rows(session, partner_id) if has_areas else [], planning=planning, form=form,

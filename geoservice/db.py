@@ -10,13 +10,14 @@ cannot be reached is skipped for REPLICA_RETRY_S and reads go to the primary (lo
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from pathlib import Path
 
 import psycopg
 from flask import current_app, g, has_request_context, request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -40,6 +41,10 @@ READ_YOUR_WRITES_S = 5
 REPLICA_RETRY_S = 10
 # A replica that does not answer must not hold a read up for long: the primary is there to fall back to.
 REPLICA_CONNECT_TIMEOUT_S = 2
+# serialization_failure and deadlock_detected: PostgreSQL aborted the transaction so that another could go on;
+# the same work run again from the start succeeds. retrying() does that for every writer.
+RETRY_SQLSTATES = ("40001", "40P01")
+WRITE_ATTEMPTS = 5
 ENGINE = "geoservice.engine"
 READ_REPLICA = "geoservice.read_replica"
 
@@ -66,6 +71,38 @@ def is_unavailable(exc: BaseException) -> bool:
         # sqlstate is None when the client itself failed: refused, no socket, connection closed mid-query.
         return exc.sqlstate is None or exc.sqlstate.startswith(UNAVAILABLE_SQLSTATES)
     return False
+
+
+def must_retry(exc: BaseException) -> bool:
+    """Was the transaction aborted only to let a concurrent one go on (deadlock, serialization failure)?"""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    return isinstance(orig, psycopg.Error) and orig.sqlstate in RETRY_SQLSTATES
+
+
+def retrying(target, work, *, attempts: int = WRITE_ATTEMPTS):
+    """work(target) in one transaction, committed; after a deadlock or serialization failure it is rolled back
+    and run again from the start (up to `attempts` times, with a short random pause), so that what PostgreSQL
+    does to break a deadlock never reaches a user. target: a Session (committed with .commit()) or a Connection
+    with no transaction open (one is begun here). work may end the transaction itself (a dry run rolls back);
+    anything it changes outside the database must be safe to do again.
+    """
+    for attempt in range(1, attempts + 1):
+        transaction = target.begin() if isinstance(target, Connection) else None
+        try:
+            result = work(target)
+            if transaction is None:
+                target.commit()
+            elif transaction.is_active:
+                transaction.commit()
+            return result
+        except Exception as exc:
+            target.rollback()
+            if attempt == attempts or not must_retry(exc):
+                raise
+            log.info("write aborted by the database (%s), attempt %d of %d: running it again",
+                     getattr(getattr(exc, "orig", exc), "sqlstate", "?"), attempt, attempts)
+        time.sleep(random.uniform(0.005, 0.03) * attempt)  # let the other writer commit first
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class ReadReplica:

@@ -349,3 +349,14 @@ class DataVersion(Base):
                                                     server_default=func.now())
 
     __table_args__ = (Index("data_version_one_row", text("(true)"), unique=True),)
+
+
+class DataVersionPending(Base):
+    """One row per open transaction that wrote map data; its commit bumps data_version and removes it (0008)."""
+
+    __tablename__ = "data_version_pending"
+    __table_args__ = {"comment": "one row per open transaction that wrote map data; removed when its commit "
+                                 "bumps data_version"}
+    __mapper_args__ = {"primary_key": ["xid"]}
+
+    xid: Mapped[int] = mapped_column(BigInteger, nullable=False)

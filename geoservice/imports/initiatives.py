@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from ..config import Settings
+from ..db import retrying
 from ..errors import GeoserviceError, ImportRefused
 from ..geocode import Geocoder
 from ..initiatives import (NL_BOX_WGS84, CleanRecord, Defaults, RawRecord, row_values, stable_key,
@@ -244,19 +245,27 @@ def import_initiatives(engine: Engine, path: str | Path, *, source: str | None =
 
     records = _validate(read.records, defaults, reject, say, today)
     located = _locate(records, reject, say, settings, geocoder)
+    checked, checked_bad = list(report.problems), set(bad)
+
+    def place_and_write(conn) -> None:
+        # Run again from here after a deadlock (db.retrying): start from what the checks above found.
+        report.problems[:], report.inserted, report.updated, report.unchanged = list(checked), 0, 0, 0
+        bad.clear()
+        bad.update(checked_bad)
+        rows = _placed_rows(conn, located, source, reject)
+        report.problems.sort(key=lambda problem: problem.row)
+        report.rejected = len(bad)
+        report.applied = not dry_run
+        if bad and not skip_invalid:
+            conn.rollback()
+            report.applied = False
+            return
+        _write(conn, rows, report, say)
+        if dry_run:
+            conn.rollback()
+
     with engine.connect() as conn:
-        with conn.begin() as transaction:
-            rows = _placed_rows(conn, located, source, reject)
-            report.problems.sort(key=lambda problem: problem.row)
-            report.rejected = len(bad)
-            if bad and not skip_invalid:
-                transaction.rollback()
-                report.applied = False
-                return report
-            _write(conn, rows, report, say)
-            if dry_run:
-                transaction.rollback()
-                report.applied = False
+        retrying(conn, place_and_write)
     return report
 
 
@@ -333,6 +342,8 @@ def _placed_rows(conn, located, source: str, reject) -> list[dict]:
 
 
 def _write(conn, rows: list[dict], report: ImportReport, say) -> None:
+    # In key order: two imports that share rows lock them in the same order, so they wait, never deadlock.
+    rows = sorted(rows, key=lambda row: row["external_id"])
     written_ids = []
     for start in range(0, len(rows), WRITE_BATCH):
         batch = rows[start:start + WRITE_BATCH]

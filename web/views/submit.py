@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, redirect, render_template, request, url_for
 
 from geoservice import ratelimit, submissions
-from geoservice.db import get_session
+from geoservice.db import get_session, retrying
 from geoservice.errors import GeoserviceError
 from geoservice.geocode import app_geocoder
 from geoservice.vocab import INITIATIVE_KINDS, THEMES
@@ -63,8 +63,9 @@ def aanmelden():
         ratelimit.enforce(ratelimit.SUBMIT)
         session = get_session()
         client = submissions.hash_client(current_app.secret_key, ratelimit.current_client())
-        submissions.submit(session, fields, contact, client, geocoder=app_geocoder(current_app))
-        session.commit()  # durable before the submitter reads "ontvangen"
+        geocoder = app_geocoder(current_app)
+        # committed (durable) before the submitter reads "ontvangen"
+        retrying(session, lambda s: submissions.submit(s, fields, contact, client, geocoder=geocoder))
     except submissions.SubmissionInvalid as exc:
         return render_form(values, exc.problems), 400
     except GeoserviceError as exc:  # too many submissions, the address search down: the form stays filled in

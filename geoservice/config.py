@@ -54,7 +54,8 @@ class Settings:
     secure_cookies: bool = False  # true behind HTTPS: session cookies get the Secure flag
     max_upload_mb: float = 5.0  # larger request bodies are refused with 413
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed (rate limits)
-    redis_url: str | None = None  # shared rate-limit counters for several app servers; None: in this process
+    redis_url: str | None = None  # shared rate-limit counters (and made tiles) for several app servers; None: in this process
+    tile_cache_mb: float = 32.0  # made vector tiles kept per worker process, by data version (tile_cache.py); 0: off
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535 or not 1 <= self.pg_port <= 65535:
@@ -67,6 +68,8 @@ class Settings:
             raise ValueError("DATABASE_URL must be a postgresql:// URL")
         if self.database_read_url is not None and not self.database_read_url.startswith("postgresql"):
             raise ValueError("DATABASE_READ_URL must be a postgresql:// URL")
+        if self.tile_cache_mb < 0:
+            raise ValueError("GEOSERVICE_TILE_CACHE_MB must be 0 (off) or more")
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("GEOSERVICE_REDIS_URL must be a redis://, rediss:// or unix:// URL")
         if self.tiles != "none" and not ("{z}" in self.tiles and "{x}" in self.tiles and "{y}" in self.tiles):
@@ -121,6 +124,7 @@ class Settings:
             ("MAX_UPLOAD_MB", float),
             ("TRUSTED_PROXIES", int),
             ("REDIS_URL", str),
+            ("TILE_CACHE_MB", float),
         ]:
             raw = get(name)
             if raw is not None:

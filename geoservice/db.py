@@ -47,6 +47,13 @@ RETRY_SQLSTATES = ("40001", "40P01")
 WRITE_ATTEMPTS = 5
 ENGINE = "geoservice.engine"
 READ_REPLICA = "geoservice.read_replica"
+FAST_READS = "geoservice.fast_reads"
+# The hot public reads (tiles, OGC items) run on connections of their own: autocommit (no BEGIN and ROLLBACK
+# round trips), a plan made for each statement's parameters and no parallel workers (see
+# queries.common.plan_each_page), set once when the connection is made. A pooled connection is pinged
+# before use only when it sat idle this long: under load that ping was a round trip on every request.
+FAST_READ_OPTIONS = "-c plan_cache_mode=force_custom_plan -c max_parallel_workers_per_gather=0"
+PING_AFTER_IDLE_S = 1.0
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -56,6 +63,53 @@ def make_engine(url: str, **kwargs) -> Engine:
     if "connect_timeout" not in make_url(url).query:
         connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args, **kwargs)
+
+
+def make_fast_read_engine(url: str, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> Engine:
+    """An engine for read_connection(): autocommit, per-statement plans, no parallel query, ping after idle."""
+    connect_args = {"options": FAST_READ_OPTIONS, "autocommit": True}
+    if "connect_timeout" not in make_url(url).query:
+        connect_args["connect_timeout"] = connect_timeout_s
+    engine = create_engine(url, future=True, connect_args=connect_args, isolation_level="AUTOCOMMIT")
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_after_idle(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get("idle_since", float("-inf")) < PING_AFTER_IDLE_S:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+        except psycopg.Error as exc:  # gone (server restarted, idle timeout): the pool connects anew
+            from sqlalchemy.exc import DisconnectionError
+
+            raise DisconnectionError(str(exc)) from exc
+
+    return engine
+
+
+def read_connection() -> Connection:
+    """The request's connection for hot public reads (tiles, OGC items), opened on first use, closed on teardown.
+
+    Each statement runs on its own (autocommit): use it for reads of one statement each, never for writes.
+    On the read replica when get_session() would read from it, else on the primary.
+    """
+    if "db_fast_read" not in g:
+        engines = current_app.extensions[FAST_READS]
+        replica = current_app.extensions.get(READ_REPLICA)
+        if replica is not None and reads_from_replica() and replica.usable():
+            try:
+                g.db_fast_read = engines["replica"].connect()
+                replica.answered()
+                return g.db_fast_read
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                replica.failed(exc)
+        g.db_fast_read = engines["primary"].connect()
+    return g.db_fast_read
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -195,7 +249,7 @@ def remember_writes(response):
 
 
 def close_session(_exc: BaseException | None = None) -> None:
-    for key in ("db_read_session", "db_session"):
+    for key in ("db_read_session", "db_session", "db_fast_read"):
         _close(g.pop(key, None))
 
 
@@ -217,12 +271,15 @@ def _close(session: Session | None) -> None:
 def init_app(app, engine: Engine) -> None:
     """The primary engine, and a read engine when the app's settings name a DATABASE_READ_URL."""
     app.extensions[ENGINE] = engine
+    url = engine.url.render_as_string(hide_password=False)
+    app.extensions[FAST_READS] = {"primary": make_fast_read_engine(url)}  # read_connection()'s engines
     settings = app.extensions.get("geoservice.settings")
     read_url = getattr(settings, "database_read_url", None)
     if read_url:
         connect_args = {} if "connect_timeout" in make_url(read_url).query else {
             "connect_timeout": REPLICA_CONNECT_TIMEOUT_S}
         app.extensions[READ_REPLICA] = ReadReplica(make_engine(read_url, connect_args=connect_args))
+        app.extensions[FAST_READS]["replica"] = make_fast_read_engine(read_url, REPLICA_CONNECT_TIMEOUT_S)
         app.after_request(remember_writes)
     app.teardown_appcontext(close_session)
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, g, jsonify
 
 from .analysis import gaps as analysis
-from .db import get_session
+from .db import read_connection
 from .errors import GeoserviceError, InvalidParameter, NotFound
 from .queries import gaps as gap_queries
 from .queries import tiles as queries
 from .queries.areas import active_year
+from .tile_cache import for_app as tile_cache_of
 
 tiles = Blueprint("tiles", __name__, url_prefix="/tiles")
 
@@ -105,8 +106,14 @@ def tile_error(exc: GeoserviceError):
 def tile(layer: str, z: str, x: str, y: str):
     if layer not in LAYERS:  # before the numbers: an unknown layer is a 404 whatever follows
         parse_tile(layer, 0, 0, 0)
-    data = render_tile(get_session().connection(), layer, _tile_number("z", z), _tile_number("x", x),
-                       _tile_number("y", y))
+    numbers = _tile_number("z", z), _tile_number("x", x), _tile_number("y", y)
+    cache, version = tile_cache_of(current_app), g.get("data_version")  # no version: not an anonymous read
+    key = (version, layer, *numbers) if cache is not None and version else None
+    data = cache.get(key) if key else None
+    if data is None:
+        data = render_tile(read_connection(), layer, *numbers)
+        if key:
+            cache.put(key, data)
     if not data:
         return Response(status=204, mimetype=MVT_TYPE)
     return Response(data, mimetype=MVT_TYPE)

@@ -6,7 +6,7 @@ import datetime as dt
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from ..db import get_session
+from ..db import get_session, read_connection
 from ..errors import NotFound
 from ..queries import ogc as queries
 from .collections import COLLECTIONS, CRS84, NL_BBOX, Collection
@@ -142,7 +142,7 @@ def items(collection_id: str):
     parse_datetime(args.get("datetime"))
     limit = parse_limit(args.get("limit"))
     offset = parse_offset(args.get("offset"))
-    fast = (queries.initiative_page_json(get_session(), bbox=bbox, limit=limit, offset=offset)
+    fast = (queries.initiative_page_json(read_connection(), bbox=bbox, limit=limit, offset=offset)
             if found.id == "initiatives" else None)
     page = fast or queries.items(get_session(), found.id, bbox=bbox, limit=limit, offset=offset)
     returned = fast.number_returned if fast else len(page.features)
@@ -176,7 +176,7 @@ def feature(collection_id: str, feature_id: str):
     parse_format(request.args.get("f"))
     parse_crs("crs", request.args.get("crs"))
     fid = parse_feature_id(feature_id, found.id_type)
-    result = queries.item(get_session(), found.id, fid)
+    result = queries.item(read_connection(), found.id, fid)
     if result is None:
         raise NotFound(f"Object '{feature_id[:40]}' bestaat niet in collectie '{found.id}'.")
     return _geojson({

@@ -182,7 +182,8 @@ def initiative_page_json(session: Session, *, bbox: BBox | None, limit: int, off
         params.update(minx=minx, miny=miny, maxx=maxx, maxy=maxy,
                       step=max(maxx - minx, maxy - miny) / BBOX_SEGMENTS)
         plan_each_page(session)
-    matched, returned, features = session.connection().execute(stmt, params).one()
+    conn = session.connection() if isinstance(session, Session) else session
+    matched, returned, features = conn.execute(stmt, params).one()
     return JsonPage(matched, returned, features or "")
 
 

@@ -316,8 +316,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="How long each scenario runs per server.")
     parser.add_argument("--connections", type=int, default=16, help="Concurrent connections.")
-    parser.add_argument("--workers", type=int, default=default_workers(),
-                        help="gunicorn sync workers, the same for both (2 × cores + 1).")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers: against pygeoapi sync workers, the same for both (default 2 × cores "
+                             "+ 1); against tipg ours only (default: gthread workers, one per core).")
     parser.add_argument("--boxes", type=int, default=50, help="City-sized boxes (about 4.8 × 5 km) near initiatives.")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
                         help="wrk when installed (auto), or the Python generator.")
@@ -331,7 +332,14 @@ def main() -> None:
                              "buurt tiles, uvicorn; see bench/peer_tipg.py).")
     parser.add_argument("--peer-workers", type=int, default=os.cpu_count() or 1,
                         help="uvicorn workers for tipg (its best on 2 cores was 2); pygeoapi gets --workers.")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="Our gunicorn as gthread workers with this many threads each (0: sync workers). "
+                             "Default: 0 against pygeoapi; against tipg 8, with --workers defaulting to the cores.")
     args = parser.parse_args()
+    if args.threads is None:
+        args.threads = 8 if args.peer == "tipg" else 0
+    if args.workers is None:
+        args.workers = (os.cpu_count() or 1) if args.threads else default_workers()
     if args.peer == "tipg":
         import peer_tipg
 

@@ -290,10 +290,10 @@ def run(args) -> None:
             os.environ.update(pg_env)
             try:
                 os.environ["GEOSERVICE_TILE_CACHE_MB"] = "0"
-                cold, cold_port = start_gunicorn(url, args.workers, log=log)
+                cold, cold_port = start_gunicorn(url, args.workers, log=log, threads=args.threads)
                 procs.append(cold)
                 os.environ.pop("GEOSERVICE_TILE_CACHE_MB")
-                warm, warm_port = start_gunicorn(url, args.workers, log=log)
+                warm, warm_port = start_gunicorn(url, args.workers, log=log, threads=args.threads)
                 procs.append(warm)
             finally:
                 os.environ.clear()
@@ -304,7 +304,8 @@ def run(args) -> None:
             before = load_average()
             sizes = check(ports, plan)
             slice_s = max(1, round(args.seconds / args.rounds))
-            print(f"ours: gunicorn, {args.workers} sync workers, tile cache off (cold) and on (warm); "
+            kind_of = f"gthread workers × {args.threads} threads" if args.threads else "sync workers"
+            print(f"ours: gunicorn, {args.workers} {kind_of}, tile cache off (cold) and on (warm); "
                   f"{args.connections} connections; {args.rounds} interleaved rounds of {slice_s} s per server")
             print(f"{'request':<10} {'server':<9} {'req/s':>7} {'rounds req/s':<22} {'p50 ms':>7} {'p99 ms':>7} "
                   f"{'bytes':>7} {'errors':>6} {'CPU ms':>7} {'× tipg':>7} {'× by CPU':>8}")

@@ -10,6 +10,7 @@ empty: no page draws 14,500 buurten or 100,000 points at country scale. An empty
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask import Blueprint, Response, current_app, g, jsonify
 
@@ -18,7 +19,6 @@ from .db import read_connection
 from .errors import GeoserviceError, InvalidParameter, NotFound
 from .queries import gaps as gap_queries
 from .queries import tiles as queries
-from .queries.areas import active_year
 from .tile_cache import for_app as tile_cache_of
 
 tiles = Blueprint("tiles", __name__, url_prefix="/tiles")
@@ -29,6 +29,7 @@ MAX_ZOOM = 22
 MIN_ZOOM = {"gemeenten": 0, "wijken": 8, "buurten": 10, "initiatives": 8}
 LAYERS = tuple(MIN_ZOOM)
 WITH_STATUS = ("wijken", "buurten")
+DEFAULT_GAPS = analysis.GapParams(walk_m=analysis.WALK_M["default"], min_inwoners=analysis.MIN_INWONERS["default"])
 
 
 def parse_tile(layer: str, z: int, x: int, y: int) -> None:
@@ -62,7 +63,7 @@ def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int) -> dict[str
     Computed per tile rather than by the national analysis: counts and coverage come from the tables
     the analysis keeps on write when those are up to date, else they are computed here for these units.
     """
-    params = analysis.GapParams(walk_m=analysis.WALK_M["default"], min_inwoners=analysis.MIN_INWONERS["default"])
+    params = DEFAULT_GAPS
     fresh = gap_queries.kept_fresh(conn)
     rows = queries.area_figures(
         conn, layer, z, x, y, jaar=jaar, walk_m=params.walk_m, stored_coverage=fresh.coverage,
@@ -72,7 +73,13 @@ def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int) -> dict[str
         "status": analysis.status_of(row["aantal_inwoners"], row["n_nearby"], float(row["coverage"]),
                                      params.min_inwoners),
         "n_initiatives": row["n_initiatives"], "n_nearby": row["n_nearby"],
-        "coverage": round(min(max(float(row["coverage"]), 0.0), 1.0), 3)} for row in rows}
+        "coverage": _share(row["coverage"])} for row in rows}
+
+
+def _share(value) -> float:
+    """A coverage clamped to 0..1 and rounded half up to 3 decimals (as PostgreSQL rounds a numeric)."""
+    clamped = min(max(Decimal(str(value)), Decimal(0)), Decimal(1))
+    return float(clamped.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
 def render_tile(conn, layer: str, z: int, x: int, y: int, *, tolerance: float | None = None) -> bytes:
@@ -82,12 +89,16 @@ def render_tile(conn, layer: str, z: int, x: int, y: int, *, tolerance: float | 
         return b""
     if layer == "initiatives":
         return queries.initiative_tile(conn, z, x, y)
-    jaar = active_year(conn)
+    jaar, fresh = queries.tile_context(conn)
     if jaar is None:
         return b""
+    tolerance = queries.tolerance_m(z) if tolerance is None else tolerance
+    if layer in WITH_STATUS and fresh and gap_queries.counts_are_stored_for(DEFAULT_GAPS.walk_m, (), ()):
+        # the usual case: the figures kept on write, in the tile's own statement (two round trips in all)
+        return queries.area_tile_stored(conn, layer, z, x, y, jaar=jaar, tolerance=tolerance,
+                                        min_inwoners=DEFAULT_GAPS.min_inwoners, covered=analysis.COVERED)
     figures = gap_figures(conn, layer, z, x, y, jaar) if layer in WITH_STATUS else None
-    return queries.area_tile(conn, layer, z, x, y, jaar=jaar, figures=figures,
-                             tolerance=queries.tolerance_m(z) if tolerance is None else tolerance)
+    return queries.area_tile(conn, layer, z, x, y, jaar=jaar, figures=figures, tolerance=tolerance)
 
 
 def _tile_number(name: str, raw: str) -> int:

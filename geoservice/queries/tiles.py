@@ -66,6 +66,30 @@ features AS (
 )
 SELECT ST_AsMVT(features.*, :layer, :extent, 'geom') FROM features WHERE geom IS NOT NULL"""
 
+# The key gap figures from the tables kept on write, in the tile's one statement (when they are fresh, see
+# tile_context): the status as analysis.gaps.status_of defines it, coverage clamped to 0..1 and rounded half
+# up to 3 decimals, as gap_figures rounds it on the other path.
+_STORED_STATUS = """CASE WHEN a.aantal_inwoners IS NULL THEN 'unknown'
+         WHEN a.aantal_inwoners < :min_inwoners THEN 'low_population'
+         WHEN coalesce(gn.n_nearby, 0) = 0 THEN
+              CASE WHEN coalesce(gc.coverage, 0) < :covered THEN 'white_spot' ELSE 'no_initiative' END
+         WHEN coalesce(gc.coverage, 0) < :covered THEN 'no_support' ELSE 'ok' END"""
+_AREA_TILE_STORED = """
+WITH env AS ({envelope}),
+features AS (
+    SELECT a.code, a.naam, a.aantal_inwoners, """ + _STORED_STATUS + """ AS status,
+           coalesce(gn.n_inside, 0) AS n_initiatives, coalesce(gn.n_nearby, 0) AS n_nearby,
+           CAST(round(least(greatest(coalesce(gc.coverage, 0), 0), 1), 3) AS float8) AS coverage,
+           ST_AsMVTGeom(ST_Transform(ST_SimplifyPreserveTopology(
+                            ST_ClipByBox2D(a.geom, env.rd), :tolerance), 3857),
+                        env.merc, :extent, :buffer, true) AS geom
+    FROM {table} AS a CROSS JOIN env
+    LEFT JOIN gap_counts AS gn ON gn.jaar = :jaar AND gn.code = a.code
+    LEFT JOIN gap_coverage AS gc ON gc.jaar = :jaar AND gc.code = a.code
+    WHERE a.jaar = :jaar AND a.geom && env.rd AND ST_Intersects(a.geom, env.rd)
+)
+SELECT ST_AsMVT(features.*, :layer, :extent, 'geom') FROM features WHERE geom IS NOT NULL"""
+
 _INITIATIVE_TILE = """
 WITH env AS ({envelope}),
 features AS (
@@ -119,6 +143,24 @@ def area_tile(conn, layer: str, z: int, x: int, y: int, *, jaar: int, tolerance:
                                     "layer": layer, "codes": codes, "statuses": columns["status"],
                                     "n_initiatives": columns["n_initiatives"], "n_nearby": columns["n_nearby"],
                                     "coverage": columns["coverage"]}).scalar()
+    return bytes(data or b"")
+
+
+def tile_context(conn) -> tuple[int | None, bool]:
+    """(the active CBS year, are both tables kept on write fresh?) in one round trip."""
+    row = conn.execute(text("SELECT (SELECT jaar FROM cbs_jaar WHERE is_active), "
+                            "NOT EXISTS (SELECT 1 FROM gap_coverage_stale) AND "
+                            "NOT EXISTS (SELECT 1 FROM gap_counts_stale)")).one()
+    return row[0], bool(row[1])
+
+
+def area_tile_stored(conn, layer: str, z: int, x: int, y: int, *, jaar: int, tolerance: float, min_inwoners: int,
+                     covered: float) -> bytes:
+    """area_tile with the key gap figures read from the kept tables in the same statement (they must be fresh
+    and the question the default one: queries.gaps.counts_are_stored_for)."""
+    sql = _AREA_TILE_STORED.format(envelope=_ENVELOPE, table=AREA_TABLES[layer])
+    data = conn.execute(text(sql), {**_tile_params(z, x, y), "jaar": jaar, "tolerance": tolerance, "layer": layer,
+                                    "min_inwoners": min_inwoners, "covered": covered}).scalar()
     return bytes(data or b"")
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index,
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Computed, Date, DateTime, Float, ForeignKey, Index,
                         Integer, Numeric, SmallInteger, String, Text, UniqueConstraint, func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 RD_NEW = 28992
 WGS84 = 4326
+WEB_MERCATOR = 3857  # vector tiles
 
 
 class Base(DeclarativeBase):
@@ -111,6 +112,11 @@ class Initiative(Base):
     address: Mapped[str | None] = mapped_column(Text)
     postcode: Mapped[str | None] = mapped_column(Text)
     location = mapped_column(Geometry("POINT", srid=RD_NEW, spatial_index=False), nullable=False)
+    # Made by PostgreSQL from location, never written: what the vector tiles draw (migration 0009).
+    location_web_mercator = mapped_column(
+        Geometry("POINT", srid=WEB_MERCATOR, spatial_index=False),
+        Computed(f"ST_Transform(location, {WEB_MERCATOR})", persisted=True),
+        comment="location in Web Mercator, generated: the vector tiles' coordinates without a transform per request")
     location_precision: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[str] = mapped_column(Text, nullable=False, default="pending")
     last_verified: Mapped[dt.date | None] = mapped_column(Date)

@@ -94,7 +94,7 @@ _INITIATIVE_TILE = """
 WITH env AS ({envelope}),
 features AS (
     SELECT i.id AS fid, i.id, i.name, i.kind, array_to_string(i.themes, ';') AS themes,
-           ST_AsMVTGeom(ST_Transform(i.location, 3857), env.merc, :extent, :buffer, true) AS geom
+           ST_AsMVTGeom(i.location_web_mercator, env.merc, :extent, :buffer, true) AS geom
     FROM initiative AS i CROSS JOIN env
     WHERE i.status = 'published' AND i.location && env.rd
 )

@@ -1,8 +1,10 @@
 """Mapbox vector tiles (MVT) of the CBS areas and the published initiatives, made by PostGIS.
 
 Areas are clipped to the tile (with a buffer) in RD, simplified there with a tolerance of about one
-screen pixel at that zoom, transformed to Web Mercator and encoded by ST_AsMVTGeom/ST_AsMVT. The
-envelope used to find rows is the tile with its buffer, transformed to RD: a GiST index scan.
+screen pixel at that zoom (Douglas-Peucker keeping collapsed parts: ST_AsMVTGeom makes the result valid;
+preserving topology cost 1.5-2.5× as much for the same bytes at one pixel), transformed to Web Mercator and
+encoded by ST_AsMVTGeom/ST_AsMVT. The envelope used to find rows is the tile with its buffer, transformed to
+RD: a GiST index scan. Initiatives are drawn from their generated Web Mercator column (migration 0009).
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ status AS (SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:statuses AS text[]
                    AS s(code, status, n_initiatives, n_nearby, coverage)),
 features AS (
     SELECT a.code, a.naam, a.aantal_inwoners{status_column},
-           ST_AsMVTGeom(ST_Transform(ST_SimplifyPreserveTopology(
-                            ST_ClipByBox2D(a.geom, env.rd), :tolerance), 3857),
+           ST_AsMVTGeom(ST_Transform(ST_Simplify(
+                            ST_ClipByBox2D(a.geom, env.rd), :tolerance, true), 3857),
                         env.merc, :extent, :buffer, true) AS geom
     FROM {table} AS a CROSS JOIN env{status_join}
     WHERE a.jaar = :jaar AND a.geom && env.rd AND ST_Intersects(a.geom, env.rd)
@@ -80,8 +82,8 @@ features AS (
     SELECT a.code, a.naam, a.aantal_inwoners, """ + _STORED_STATUS + """ AS status,
            coalesce(gn.n_inside, 0) AS n_initiatives, coalesce(gn.n_nearby, 0) AS n_nearby,
            CAST(round(least(greatest(coalesce(gc.coverage, 0), 0), 1), 3) AS float8) AS coverage,
-           ST_AsMVTGeom(ST_Transform(ST_SimplifyPreserveTopology(
-                            ST_ClipByBox2D(a.geom, env.rd), :tolerance), 3857),
+           ST_AsMVTGeom(ST_Transform(ST_Simplify(
+                            ST_ClipByBox2D(a.geom, env.rd), :tolerance, true), 3857),
                         env.merc, :extent, :buffer, true) AS geom
     FROM {table} AS a CROSS JOIN env
     LEFT JOIN gap_counts AS gn ON gn.jaar = :jaar AND gn.code = a.code

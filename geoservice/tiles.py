@@ -89,14 +89,17 @@ def render_tile(conn, layer: str, z: int, x: int, y: int, *, tolerance: float | 
         return b""
     if layer == "initiatives":
         return queries.initiative_tile(conn, z, x, y)
-    jaar, fresh = queries.tile_context(conn)
-    if jaar is None:
-        return b""
     tolerance = queries.tolerance_m(z) if tolerance is None else tolerance
-    if layer in WITH_STATUS and fresh and gap_queries.counts_are_stored_for(DEFAULT_GAPS.walk_m, (), ()):
-        # the usual case: the figures kept on write, in the tile's own statement (two round trips in all)
-        return queries.area_tile_stored(conn, layer, z, x, y, jaar=jaar, tolerance=tolerance,
-                                        min_inwoners=DEFAULT_GAPS.min_inwoners, covered=analysis.COVERED)
+    if layer in WITH_STATUS and gap_queries.counts_are_stored_for(DEFAULT_GAPS.walk_m, (), ()):
+        # the usual case, one round trip: the figures kept on write, read in the tile's own statement
+        jaar, fresh, data = queries.area_tile_stored(conn, layer, z, x, y, tolerance=tolerance,
+                                                     min_inwoners=DEFAULT_GAPS.min_inwoners, covered=analysis.COVERED)
+        if jaar is None or fresh:
+            return data
+    else:
+        jaar, _fresh = queries.tile_context(conn)
+        if jaar is None:
+            return b""
     figures = gap_figures(conn, layer, z, x, y, jaar) if layer in WITH_STATUS else None
     return queries.area_tile(conn, layer, z, x, y, jaar=jaar, figures=figures, tolerance=tolerance)
 

@@ -128,3 +128,14 @@ def test_area_tiles_carry_the_same_figures_from_the_kept_tables_as_computed_on_t
     statuses = {p["status"] for p in by_code(stored).values()}
     assert len(statuses) >= 2, statuses  # the comparison covers more than one status
     assert any(p["n_nearby"] for p in by_code(stored).values())
+
+
+def test_a_buurt_tile_with_its_gap_figures_is_one_statement(app_for, baarn_db):
+    app = app_for(baarn_db, tile_cache_mb=0)
+    client, seen = app.test_client(), statements(app)
+    x, y = tile_at(*BAARN, 13)
+    response = client.get(f"/tiles/buurten/13/{x}/{y}.mvt")
+    assert response.status_code == 200
+    assert {f["properties"]["status"] for f in decode(response.data)["buurten"]} <= {
+        "ok", "no_support", "no_initiative", "white_spot", "low_population", "unknown"}
+    assert len(seen) == 2, seen  # the data version (for the ETag) and the tile: nothing else

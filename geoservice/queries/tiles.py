@@ -77,7 +77,11 @@ _STORED_STATUS = """CASE WHEN a.aantal_inwoners IS NULL THEN 'unknown'
               CASE WHEN coalesce(gc.coverage, 0) < :covered THEN 'white_spot' ELSE 'no_initiative' END
          WHEN coalesce(gc.coverage, 0) < :covered THEN 'no_support' ELSE 'ok' END"""
 _AREA_TILE_STORED = """
-WITH env AS ({envelope}),
+WITH ctx AS (
+    SELECT (SELECT jaar FROM cbs_jaar WHERE is_active) AS jaar,
+           NOT EXISTS (SELECT 1 FROM gap_coverage_stale) AND NOT EXISTS (SELECT 1 FROM gap_counts_stale) AS fresh
+),
+env AS ({envelope}),
 features AS (
     SELECT a.code, a.naam, a.aantal_inwoners, """ + _STORED_STATUS + """ AS status,
            coalesce(gn.n_inside, 0) AS n_initiatives, coalesce(gn.n_nearby, 0) AS n_nearby,
@@ -85,12 +89,14 @@ features AS (
            ST_AsMVTGeom(ST_Transform(ST_Simplify(
                             ST_ClipByBox2D(a.geom, env.rd), :tolerance, true), 3857),
                         env.merc, :extent, :buffer, true) AS geom
-    FROM {table} AS a CROSS JOIN env
-    LEFT JOIN gap_counts AS gn ON gn.jaar = :jaar AND gn.code = a.code
-    LEFT JOIN gap_coverage AS gc ON gc.jaar = :jaar AND gc.code = a.code
-    WHERE a.jaar = :jaar AND a.geom && env.rd AND ST_Intersects(a.geom, env.rd)
+    FROM {table} AS a CROSS JOIN env CROSS JOIN ctx
+    LEFT JOIN gap_counts AS gn ON gn.jaar = ctx.jaar AND gn.code = a.code
+    LEFT JOIN gap_coverage AS gc ON gc.jaar = ctx.jaar AND gc.code = a.code
+    WHERE ctx.fresh AND a.jaar = ctx.jaar AND a.geom && env.rd AND ST_Intersects(a.geom, env.rd)
 )
-SELECT ST_AsMVT(features.*, :layer, :extent, 'geom') FROM features WHERE geom IS NOT NULL"""
+SELECT ctx.jaar, ctx.fresh,
+       (SELECT ST_AsMVT(features.*, :layer, :extent, 'geom') FROM features WHERE geom IS NOT NULL)
+FROM ctx"""
 
 _INITIATIVE_TILE = """
 WITH env AS ({envelope}),
@@ -156,14 +162,15 @@ def tile_context(conn) -> tuple[int | None, bool]:
     return row[0], bool(row[1])
 
 
-def area_tile_stored(conn, layer: str, z: int, x: int, y: int, *, jaar: int, tolerance: float, min_inwoners: int,
-                     covered: float) -> bytes:
-    """area_tile with the key gap figures read from the kept tables in the same statement (they must be fresh
-    and the question the default one: queries.gaps.counts_are_stored_for)."""
+def area_tile_stored(conn, layer: str, z: int, x: int, y: int, *, tolerance: float, min_inwoners: int,
+                     covered: float) -> tuple[int | None, bool, bytes]:
+    """(the active year, fresh, the tile): area_tile of the active year with the key gap figures read from the
+    tables kept on write, all in one round trip. Only when those are fresh (else the tile is b"": make it the
+    other way) and for the default question (queries.gaps.counts_are_stored_for)."""
     sql = _AREA_TILE_STORED.format(envelope=_ENVELOPE, table=AREA_TABLES[layer])
-    data = conn.execute(text(sql), {**_tile_params(z, x, y), "jaar": jaar, "tolerance": tolerance, "layer": layer,
-                                    "min_inwoners": min_inwoners, "covered": covered}).scalar()
-    return bytes(data or b"")
+    jaar, fresh, data = conn.execute(text(sql), {**_tile_params(z, x, y), "tolerance": tolerance, "layer": layer,
+                                                 "min_inwoners": min_inwoners, "covered": covered}).one()
+    return jaar, bool(fresh), bytes(data or b"")
 
 
 def initiative_tile(conn, z: int, x: int, y: int) -> bytes:

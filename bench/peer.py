@@ -334,10 +334,10 @@ def main() -> None:
                         help="uvicorn workers for tipg (its best on 2 cores was 2); pygeoapi gets --workers.")
     parser.add_argument("--threads", type=int, default=None,
                         help="Our gunicorn as gthread workers with this many threads each (0: sync workers). "
-                             "Default: 0 against pygeoapi; against tipg 8, with --workers defaulting to the cores.")
+                             "Default: 0 against pygeoapi; against tipg 4, with --workers defaulting to the cores.")
     args = parser.parse_args()
     if args.threads is None:
-        args.threads = 8 if args.peer == "tipg" else 0
+        args.threads = 4 if args.peer == "tipg" else 0
     if args.workers is None:
         args.workers = (os.cpu_count() or 1) if args.threads else default_workers()
     if args.peer == "tipg":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Soak: readers and several writers at once through gunicorn; no 5xx, no lost write, a data version that only grows.
 
-Usage: .venv/bin/python bench/soak.py [--seconds 60] [--workers N] [--clients 6] [--importers 2]
+Usage: .venv/bin/python bench/soak.py [--seconds 60] [--workers N] [--threads N] [--clients 6] [--importers 2]
 Runs on a copy of the bench database (bench/generate.py: 100,000 synthetic initiatives; built first when
 missing), made for this run and dropped afterwards, served by gunicorn on 127.0.0.1. For the whole time:
 - `--clients` processes each send one request after the other: 40 % reads (API listings and nearby, OGC
@@ -299,6 +299,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60, help="How long the load runs.")
     parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn sync workers (2 × cores + 1).")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="gthread workers with this many threads each instead of sync workers (0: sync).")
     parser.add_argument("--clients", type=int, default=6, help="HTTP client processes (reads, moves, submissions, partner edits).")
     parser.add_argument("--importers", type=int, default=2, help="Processes importing 1,000-row files over and over.")
     args = parser.parse_args()
@@ -314,7 +316,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
         log_path = Path(tmp) / "gunicorn.log"
         log = open(log_path, "w")  # noqa: SIM115 - closed after the server
-        proc, port = start_gunicorn(url, args.workers, log=log)
+        proc, port = start_gunicorn(url, args.workers, log=log, threads=args.threads)
         stop = threading.Event()
         monitor = VersionMonitor(url, stop)
         try:
@@ -325,7 +327,8 @@ def main() -> None:
             procs = [ctx.Process(target=client_process, args=(n, port, plan, stop_at, out)) for n in range(args.clients)]
             procs += [ctx.Process(target=importer_process, args=(n, url, plan["points"], stop_at, out))
                       for n in range(args.importers)]
-            print(f"gunicorn: {args.workers} sync workers on 127.0.0.1; {args.clients} client processes "
+            kind = f"gthread workers × {args.threads} threads" if args.threads else "sync workers"
+            print(f"gunicorn: {args.workers} {kind} on 127.0.0.1; {args.clients} client processes "
                   f"(mix {', '.join(f'{k} {w} %' for k, w in MIX)}), {args.importers} importers of "
                   f"{IMPORT_ROWS:,}-row files; {args.seconds:g} s", flush=True)
             for p in procs:

@@ -10,6 +10,7 @@ cannot be reached is skipped for REPLICA_RETRY_S and reads go to the primary (lo
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -67,7 +68,9 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 def make_fast_read_engine(url: str, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> Engine:
     """An engine for read_connection(): autocommit, per-statement plans, no parallel query, ping after idle."""
-    connect_args = {"options": FAST_READ_OPTIONS, "autocommit": True}
+    # libpq's options replace PGOPTIONS: keep what the environment asks for too (bench/peer.py --pg-options)
+    options = f"{os.environ.get('PGOPTIONS', '')} {FAST_READ_OPTIONS}".strip()
+    connect_args = {"options": options, "autocommit": True}
     if "connect_timeout" not in make_url(url).query:
         connect_args["connect_timeout"] = connect_timeout_s
     engine = create_engine(url, future=True, connect_args=connect_args, isolation_level="AUTOCOMMIT")

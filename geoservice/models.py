@@ -134,6 +134,8 @@ class Initiative(Base):
         CheckConstraint("location_precision IN ('address', 'postcode', 'manual')",
                         name="initiative_precision_check"),
         Index("initiative_location_idx", "location", postgresql_using="gist"),
+        Index("initiative_web_mercator_published_idx", "location_web_mercator", postgresql_using="gist",
+              postgresql_where=text("status = 'published'")),
         Index("initiative_themes_idx", "themes", postgresql_using="gin"),
         Index("initiative_gemeente_idx", "gemeentecode"),
         Index("initiative_wijk_idx", "wijkcode"),

@@ -100,7 +100,7 @@ def init_app(app) -> None:
             return None
         # Who just wrote (the read-your-writes cookie) gets the version as it is now.
         version = (data_version(get_session()) if READ_YOUR_WRITES_COOKIE in request.cookies
-                   else versions.version(read_connection()))
+                   else versions.version(read_connection(generic_plans=True)))
         g.data_version = version  # what the answer is made from, at the latest (tile_cache keys on it)
         etag = etag_for(version, request.full_path, release)
         g.cache_headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}

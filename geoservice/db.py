@@ -54,6 +54,10 @@ FAST_READS = "geoservice.fast_reads"
 # queries.common.plan_each_page), set once when the connection is made. A pooled connection is pinged
 # before use only when it sat idle this long: under load that ping was a round trip on every request.
 FAST_READ_OPTIONS = "-c plan_cache_mode=force_custom_plan -c max_parallel_workers_per_gather=0"
+# Tiles and the data version are the other way round: whatever the tile, the plan is the same index scan, and
+# planning a tile took longer than running it; their connections keep the generic plan of a statement once
+# psycopg has prepared it (its 5th run).
+GENERIC_PLAN_OPTIONS = "-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0"
 PING_AFTER_IDLE_S = 1.0
 
 
@@ -66,10 +70,12 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args, **kwargs)
 
 
-def make_fast_read_engine(url: str, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> Engine:
-    """An engine for read_connection(): autocommit, per-statement plans, no parallel query, ping after idle."""
+def make_fast_read_engine(url: str, connect_timeout_s: float = CONNECT_TIMEOUT_S,
+                          settings: str = FAST_READ_OPTIONS) -> Engine:
+    """An engine for read_connection(): autocommit, per-statement plans (or `settings`), no parallel query,
+    ping after idle."""
     # libpq's options replace PGOPTIONS: keep what the environment asks for too (bench/peer.py --pg-options)
-    options = f"{os.environ.get('PGOPTIONS', '')} {FAST_READ_OPTIONS}".strip()
+    options = f"{os.environ.get('PGOPTIONS', '')} {settings}".strip()
     connect_args = {"options": options, "autocommit": True}
     if "connect_timeout" not in make_url(url).query:
         connect_args["connect_timeout"] = connect_timeout_s
@@ -93,26 +99,30 @@ def make_fast_read_engine(url: str, connect_timeout_s: float = CONNECT_TIMEOUT_S
     return engine
 
 
-def read_connection() -> Connection:
-    """The request's connection for hot public reads (tiles, OGC items), opened on first use, closed on teardown.
+def read_connection(generic_plans: bool = False) -> Connection:
+    """The request's connection for hot public reads (OGC items; with generic_plans tiles and the data version),
+    opened on first use, closed on teardown.
 
     Each statement runs on its own (autocommit): use it for reads of one statement each, never for writes.
     On the read replica when get_session() would read from it, else on the primary.
     """
-    if "db_fast_read" not in g:
+    suffix = "-generic" if generic_plans else ""
+    key = "db_fast_read" + suffix
+    if key not in g:
         engines = current_app.extensions[FAST_READS]
         replica = current_app.extensions.get(READ_REPLICA)
         if replica is not None and reads_from_replica() and replica.usable():
             try:
-                g.db_fast_read = engines["replica"].connect()
+                connection = engines["replica" + suffix].connect()
                 replica.answered()
-                return g.db_fast_read
+                setattr(g, key, connection)
+                return connection
             except Exception as exc:
                 if not is_unavailable(exc):
                     raise
                 replica.failed(exc)
-        g.db_fast_read = engines["primary"].connect()
-    return g.db_fast_read
+        setattr(g, key, engines["primary" + suffix].connect())
+    return g.get(key)
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -252,7 +262,7 @@ def remember_writes(response):
 
 
 def close_session(_exc: BaseException | None = None) -> None:
-    for key in ("db_read_session", "db_session", "db_fast_read"):
+    for key in ("db_read_session", "db_session", "db_fast_read", "db_fast_read-generic"):
         _close(g.pop(key, None))
 
 
@@ -275,7 +285,9 @@ def init_app(app, engine: Engine) -> None:
     """The primary engine, and a read engine when the app's settings name a DATABASE_READ_URL."""
     app.extensions[ENGINE] = engine
     url = engine.url.render_as_string(hide_password=False)
-    app.extensions[FAST_READS] = {"primary": make_fast_read_engine(url)}  # read_connection()'s engines
+    app.extensions[FAST_READS] = {  # read_connection()'s engines
+        "primary": make_fast_read_engine(url),
+        "primary-generic": make_fast_read_engine(url, settings=GENERIC_PLAN_OPTIONS)}
     settings = app.extensions.get("geoservice.settings")
     read_url = getattr(settings, "database_read_url", None)
     if read_url:
@@ -283,6 +295,8 @@ def init_app(app, engine: Engine) -> None:
             "connect_timeout": REPLICA_CONNECT_TIMEOUT_S}
         app.extensions[READ_REPLICA] = ReadReplica(make_engine(read_url, connect_args=connect_args))
         app.extensions[FAST_READS]["replica"] = make_fast_read_engine(read_url, REPLICA_CONNECT_TIMEOUT_S)
+        app.extensions[FAST_READS]["replica-generic"] = make_fast_read_engine(read_url, REPLICA_CONNECT_TIMEOUT_S,
+                                                                              settings=GENERIC_PLAN_OPTIONS)
         app.after_request(remember_writes)
     app.teardown_appcontext(close_session)
 

@@ -125,7 +125,7 @@ def tile(layer: str, z: str, x: str, y: str):
     key = (version, layer, *numbers) if cache is not None and version else None
     data = cache.get(key) if key else None
     if data is None:
-        data = render_tile(read_connection(), layer, *numbers)
+        data = render_tile(read_connection(generic_plans=True), layer, *numbers)
         if key:
             cache.put(key, data)
     if not data:

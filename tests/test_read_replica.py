@@ -99,8 +99,8 @@ def localdb_app(primary, replica):
     app.served = []
     for name, engine in (("primary", app.extensions[db.ENGINE]),
                          ("replica", app.extensions[db.READ_REPLICA].engine),
-                         ("primary", app.extensions[db.FAST_READS]["primary"]),  # db.read_connection()
-                         ("replica", app.extensions[db.FAST_READS]["replica"])):
+                         *((name.split("-")[0], engine)  # db.read_connection()'s
+                           for name, engine in app.extensions[db.FAST_READS].items())):
         event.listen(engine, "before_cursor_execute",
                      lambda *_args, name=name: app.served.append(name))
     return app

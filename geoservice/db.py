@@ -54,9 +54,9 @@ FAST_READS = "geoservice.fast_reads"
 # queries.common.plan_each_page), set once when the connection is made. A pooled connection is pinged
 # before use only when it sat idle this long: under load that ping was a round trip on every request.
 FAST_READ_OPTIONS = "-c plan_cache_mode=force_custom_plan -c max_parallel_workers_per_gather=0"
-# Tiles and the data version are the other way round: whatever the tile, the plan is the same index scan, and
-# planning a tile took longer than running it; their connections keep the generic plan of a statement once
-# psycopg has prepared it (its 5th run).
+# Initiative tiles and the data version are the other way round: whatever the tile, the plan is the same index
+# scan, and planning a tile took longer than running it; their connections keep the generic plan of a
+# statement once psycopg has prepared it (its 5th run). Not area tiles: their generic plan is much worse.
 GENERIC_PLAN_OPTIONS = "-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0"
 PING_AFTER_IDLE_S = 1.0
 
@@ -100,7 +100,8 @@ def make_fast_read_engine(url: str, connect_timeout_s: float = CONNECT_TIMEOUT_S
 
 
 def read_connection(generic_plans: bool = False) -> Connection:
-    """The request's connection for hot public reads (OGC items; with generic_plans tiles and the data version),
+    """The request's connection for hot public reads (OGC items, area tiles; with generic_plans initiative tiles
+    and the data version),
     opened on first use, closed on teardown.
 
     Each statement runs on its own (autocommit): use it for reads of one statement each, never for writes.

@@ -29,6 +29,9 @@ MAX_ZOOM = 22
 MIN_ZOOM = {"gemeenten": 0, "wijken": 8, "buurten": 10, "initiatives": 8}
 LAYERS = tuple(MIN_ZOOM)
 WITH_STATUS = ("wijken", "buurten")
+# Tiles whose prepared statement keeps its generic plan (db.read_connection): an initiative tile is the same
+# index scan wherever it is. Not the areas: their generic plan cost 2.5× the CPU (bench/peer.py --peer tipg).
+GENERIC_PLANS = ("initiatives",)
 DEFAULT_GAPS = analysis.GapParams(walk_m=analysis.WALK_M["default"], min_inwoners=analysis.MIN_INWONERS["default"])
 
 
@@ -125,7 +128,7 @@ def tile(layer: str, z: str, x: str, y: str):
     key = (version, layer, *numbers) if cache is not None and version else None
     data = cache.get(key) if key else None
     if data is None:
-        data = render_tile(read_connection(generic_plans=True), layer, *numbers)
+        data = render_tile(read_connection(generic_plans=layer in GENERIC_PLANS), layer, *numbers)
         if key:
             cache.put(key, data)
     if not data:

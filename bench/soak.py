@@ -5,17 +5,19 @@ Usage: .venv/bin/python bench/soak.py [--seconds 60] [--workers N] [--threads N]
 Runs on a copy of the bench database (bench/generate.py: 100,000 synthetic initiatives; built first when
 missing), made for this run and dropped afterwards, served by gunicorn on 127.0.0.1. For the whole time:
 - `--clients` processes each send one request after the other: 40 % reads (API listings and nearby, OGC
-  items, initiative and buurt tiles, pages), 25 % moderation PATCHes that move one of their own published
-  initiatives, 20 % public submissions, 15 % partner edits (a new service area around a point, removing one,
-  a new description) by their own partner editor (at most one a second: the API allows 60 a minute);
+  items, initiative and buurt tiles, pages), 25 % moderation PATCHes that move an initiative (half of them their
+  own published ones, half the importers' rows, which the importers rewrite meanwhile), 20 % public
+  submissions, 15 % partner edits (a new service area around a point, removing one, a new description) by
+  their own partner editor (at most one a second: the API allows 60 a minute);
 - `--importers` processes import 1,000-row files (synthetic, "(synthetisch)") over and over through the same
   function as `geoservice import-initiatives`; the files share ids in a different order each time, so the
   importers and the moderation writers fight over the same tables and triggers;
 - a monitor reads the data version every 20 ms.
 Checks, each printed with PASS/FAIL, and exits 1 when any fails: no response of 500 or above; no deadlock or
 serialization failure reaching a user (a 5xx, an import error or such a line in the server log); every
-acknowledged write present afterwards (moves, submissions, service areas added and removed, descriptions,
-imported rows); the data version never went down. Loopback only, bounded in time.
+acknowledged write present afterwards (moves — of imported rows: their audit entries —, submissions, service
+areas added and removed, descriptions, imported rows); the data version never went down. Loopback only,
+bounded in time.
 """
 
 from __future__ import annotations
@@ -53,17 +55,30 @@ TRANSIENT = ("deadlock detected", "could not serialize", "DeadlockDetected", "Se
 
 # -- setup -----------------------------------------------------------------------------------------------
 def prepare(url: str, clients: int) -> dict:
-    """Users and tokens, the partners and initiatives each client owns, places to read: in the soak database."""
+    """Users and tokens, the partners and initiatives each client owns, places to read, and the importers' rows
+    (imported once beforehand, so that moderators can move them while the importers rewrite them)."""
     engine = db.make_engine(url)
     plan = {"clients": []}
+    points = sample_points(url, 200, seed=31)
+    with tempfile.TemporaryDirectory(prefix="soak-seed-") as tmp:
+        from geoservice.imports.initiatives import import_initiatives
+
+        path = Path(tmp) / "initiatieven.csv"
+        write_import(path, range(IMPORT_IDS), random.Random(7), points, "seed")
+        import_initiatives(engine, path, source=SOURCE)
     with Session(engine) as session:
         partners = session.execute(text("SELECT id FROM partner ORDER BY id LIMIT :n"), {"n": clients}).scalars().all()
         session.execute(text("SELECT setseed(0.5)"))
         ids = session.execute(text(
             "SELECT id, ST_X(ST_Transform(location, 4326)) AS lon, ST_Y(ST_Transform(location, 4326)) AS lat "
-            "FROM initiative WHERE status = 'published' ORDER BY random() LIMIT :n"), {"n": 40 * clients}).all()
+            "FROM initiative WHERE status = 'published' AND source <> :s ORDER BY random() LIMIT :n"),
+            {"n": 40 * clients, "s": SOURCE}).all()
         baarn = session.execute(text("SELECT id FROM initiative WHERE gemeentecode = 'GM0308' AND status = 'published' "
                                      "ORDER BY id LIMIT 20")).scalars().all()
+        contested = session.execute(text("SELECT id, ST_X(ST_Transform(location, 4326)) AS lon, "
+                                         "ST_Y(ST_Transform(location, 4326)) AS lat FROM initiative "
+                                         "WHERE source = :s ORDER BY id"), {"s": SOURCE}).all()
+        plan["contested"] = [(r.id, r.lon, r.lat) for r in contested]
         for n in range(clients):
             moderator = accounts.create_user(session, f"soak-moderator-{n}@example.nl", role="moderator",
                                              password=PASSWORD)
@@ -74,7 +89,7 @@ def prepare(url: str, clients: int) -> dict:
                 "editor": accounts.create_token(session, editor)[1], "partner": partners[n],
                 "initiatives": [(r.id, r.lon, r.lat) for r in ids[40 * n:40 * (n + 1)]]})
         session.commit()
-    plan["points"] = sample_points(url, 200, seed=31)
+    plan["points"] = points
     plan["baarn"] = list(baarn)
     engine.dispose()
     return plan
@@ -110,6 +125,7 @@ def client_process(n: int, port: int, plan: dict, stop_at: float, out) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     counts, latencies, failures = Counter(), {}, []
     moved, submitted, areas_added, areas_removed, description = {}, [], [], [], None
+    moved_contested: dict[int, int] = {}  # initiative id -> acknowledged moves
     own_areas: list[int] = []
     last_partner_write, k = 0.0, 0
     weights = [w for _, w in MIX]
@@ -146,12 +162,15 @@ def client_process(n: int, port: int, plan: dict, stop_at: float, out) -> None:
             status, data, seconds = send("GET", path)
             ok = status in (200, 204)
         elif kind == "move":
-            initiative_id, lon, lat = rng.choice(me["initiatives"])
+            contested = rng.random() < 0.5  # a row the importers rewrite meanwhile: checked by its audit entry
+            initiative_id, lon, lat = rng.choice(plan["contested"] if contested else me["initiatives"])
             point = {"lon": round(lon + rng.uniform(-0.01, 0.01), 6), "lat": round(lat + rng.uniform(-0.006, 0.006), 6)}
             label = "write moderation PATCH (move)"
             status, data, seconds = send("PATCH", f"/api/v1/initiatives/{initiative_id}", point, me["moderator"])
             ok = status == 200
-            if ok:
+            if ok and contested:
+                moved_contested[initiative_id] = moved_contested.get(initiative_id, 0) + 1
+            elif ok:
                 moved[initiative_id] = (point["lon"], point["lat"])
         elif kind == "submit":
             lon, lat = rng.choice(plan["points"])
@@ -200,6 +219,7 @@ def client_process(n: int, port: int, plan: dict, stop_at: float, out) -> None:
         if status >= 500 or status == 0 or not ok:
             failures.append((label, status, data[:300].decode("utf-8", "replace")))
     out.put({"counts": counts, "latencies": latencies, "failures": failures, "moved": moved,
+             "moved_contested": moved_contested, "moderator": f"soak-moderator-{n}@example.nl",
              "submitted": submitted, "areas_added": areas_added, "areas_removed": areas_removed,
              "description": (me["partner"], description)})
 
@@ -217,15 +237,7 @@ def importer_process(n: int, url: str, points, stop_at: float, out) -> None:
         while time.time() < stop_at:
             imports += 1
             chosen = rng.sample(range(IMPORT_IDS), IMPORT_ROWS)  # another subset, in another order, each time
-            names = {}
-            with path.open("w", newline="", encoding="utf-8") as f:
-                writer = csv.writer(f, delimiter=";")
-                writer.writerow(["id", "naam", "soort", "themas", "lat", "lon"])
-                for i in chosen:
-                    lon, lat = rng.choice(points)
-                    names[f"soak-{i}"] = f"Soak-import {i} r{n}.{imports} (synthetisch)"
-                    writer.writerow([f"soak-{i}", names[f"soak-{i}"], "bewonersinitiatief", "ontmoeting",
-                                     f"{lat:.6f}", f"{lon:.6f}"])
+            names = write_import(path, chosen, rng, points, f"r{n}.{imports}")
             started = time.perf_counter()
             try:
                 report = import_initiatives(engine, path, source=SOURCE)
@@ -240,6 +252,20 @@ def importer_process(n: int, url: str, points, stop_at: float, out) -> None:
                 errors.append("import not applied: " + "; ".join(report.lines()[:3]))
     engine.dispose()
     out.put({"importer": n, "imports": imports, "rows": rows, "seconds": seconds, "errors": errors, "acked": acked})
+
+
+def write_import(path: Path, chosen, rng: random.Random, points, run: str) -> dict[str, str]:
+    """A CSV of synthetic initiatives with ids soak-<n> for n in chosen; returns their names by id."""
+    names = {}
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, delimiter=";")
+        writer.writerow(["id", "naam", "soort", "themas", "lat", "lon"])
+        for i in chosen:
+            lon, lat = rng.choice(points)
+            names[f"soak-{i}"] = f"Soak-import {i} {run} (synthetisch)"
+            writer.writerow([f"soak-{i}", names[f"soak-{i}"], "bewonersinitiatief", "ontmoeting",
+                             f"{lat:.6f}", f"{lon:.6f}"])
+    return names
 
 
 # -- the data version -------------------------------------------------------------------------------------
@@ -273,6 +299,13 @@ def verify(url: str, results: list[dict], imports: list[dict]) -> list[str]:
                                         "FROM initiative WHERE id = :id"), {"id": initiative_id}).one()
                 if abs(got[0] - lon) > 2e-6 or abs(got[1] - lat) > 2e-6:
                     missing.append(f"move of initiative {initiative_id} to {lon},{lat}: stored {got[0]:.6f},{got[1]:.6f}")
+            for initiative_id, count in r["moved_contested"].items():
+                audited = conn.execute(text(
+                    "SELECT count(*) FROM audit_log WHERE entity_type = 'initiative' AND entity_id = :id "
+                    "AND action = 'edit' AND actor = :actor AND CAST(changes AS jsonb) ? 'location'"),
+                    {"id": initiative_id, "actor": r["moderator"]}).scalar()
+                if audited < count:
+                    missing.append(f"{count} moves of imported initiative {initiative_id}: {audited} in the audit log")
             for new_id, name in r["submitted"]:
                 row = conn.execute(text("SELECT name, status FROM initiative WHERE id = :id"), {"id": new_id}).first()
                 if row is None or row.name != name or row.status != "pending":
@@ -386,6 +419,7 @@ def main() -> None:
           transient_in_log[:3] + import_errors[:3])
     judge(not missing, f"every acknowledged write is there afterwards "
                        f"({sum(len(r['moved']) for r in results)} moved initiatives, "
+                       f"{sum(sum(r['moved_contested'].values()) for r in results)} moves of imported ones, "
                        f"{sum(len(r['submitted']) for r in results)} submissions, "
                        f"{sum(len(r['areas_added']) for r in results)} service areas added and "
                        f"{sum(len(r['areas_removed']) for r in results)} removed, "

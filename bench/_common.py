@@ -91,13 +91,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(url: str, workers: int, timeout_s: float = 60, log=None) -> tuple[subprocess.Popen, int]:
-    """gunicorn with `workers` sync workers on a free loopback port, serving the database at `url`;
-    its output goes to the file object `log` when given."""
+def start_gunicorn(url: str, workers: int, timeout_s: float = 60, log=None,
+                   threads: int = 0) -> tuple[subprocess.Popen, int]:
+    """gunicorn with `workers` sync workers (or gthread workers of `threads` threads each) on a free loopback
+    port, serving the database at `url`; its output goes to the file object `log` when given."""
     port = free_port()
     gunicorn = Path(sys.executable).with_name("gunicorn")
+    worker_class = ["-k", "gthread", "--threads", str(threads)] if threads else []
     proc = subprocess.Popen(
-        [str(gunicorn), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+        [str(gunicorn), "-w", str(workers), *worker_class, "-b", f"127.0.0.1:{port}", "--log-level", "warning",
          "geoservice:create_app()"],
         env={**os.environ, "DATABASE_URL": url}, start_new_session=True, stdout=log, stderr=log)
     deadline = time.time() + timeout_s

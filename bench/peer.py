@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Peer benchmark: this service and pygeoapi on the same PostGIS table, same requests, one run.
+"""Peer benchmark: this service and pygeoapi (or tipg) on the same PostGIS table, same requests, one run.
 
-Usage: .venv/bin/python bench/peer.py [--seconds 10] [--connections 16] [--workers N] [--boxes 50] [--rounds 5]
+Usage: .venv/bin/python bench/peer.py [--peer pygeoapi|tipg] [--seconds 10] [--connections 16] [--workers N]
+                                      [--peer-workers N] [--boxes 50] [--rounds 5]
                                       [--generator auto|wrk|python] [--pg-options OPTS] [--profile]
+--peer tipg: see bench/peer_tipg.py (bbox, item, initiative tiles and buurt tiles; PASS/FAIL per kind).
 Uses the database from bench/generate.py (100,000 synthetic initiatives; built first when missing).
 pygeoapi (pinned below) is installed on first run into its own venv bench/.venv-pygeoapi (git-ignored)
 and serves the initiatives through its PostgreSQL provider from a VIEW in the bench database only
@@ -314,8 +316,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="How long each scenario runs per server.")
     parser.add_argument("--connections", type=int, default=16, help="Concurrent connections.")
-    parser.add_argument("--workers", type=int, default=default_workers(),
-                        help="gunicorn sync workers, the same for both (2 × cores + 1).")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers: against pygeoapi sync workers, the same for both (default 2 × cores "
+                             "+ 1); against tipg ours only (default: gthread workers, one per core).")
     parser.add_argument("--boxes", type=int, default=50, help="City-sized boxes (about 4.8 × 5 km) near initiatives.")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
                         help="wrk when installed (auto), or the Python generator.")
@@ -324,7 +327,24 @@ def main() -> None:
                              "'-c max_parallel_workers_per_gather=0'. Default: the server's settings.")
     parser.add_argument("--rounds", type=int, default=5, help="Alternating slices per scenario (2 s each by default).")
     parser.add_argument("--profile", action="store_true", help="Also profile our bbox listing in-process.")
+    parser.add_argument("--peer", choices=("pygeoapi", "tipg"), default="pygeoapi",
+                        help="The peer: pygeoapi (bbox and item, gunicorn) or tipg (bbox, item, initiative and "
+                             "buurt tiles, uvicorn; see bench/peer_tipg.py).")
+    parser.add_argument("--peer-workers", type=int, default=os.cpu_count() or 1,
+                        help="uvicorn workers for tipg (its best on 2 cores was 2); pygeoapi gets --workers.")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="Our gunicorn as gthread workers with this many threads each (0: sync workers). "
+                             "Default: 0 against pygeoapi; against tipg 4, with --workers defaulting to the cores.")
     args = parser.parse_args()
+    if args.threads is None:
+        args.threads = 4 if args.peer == "tipg" else 0
+    if args.workers is None:
+        args.workers = (os.cpu_count() or 1) if args.threads else default_workers()
+    if args.peer == "tipg":
+        import peer_tipg
+
+        peer_tipg.run(args)
+        return
     wrk = shutil.which("wrk") if args.generator != "python" else None
     if args.generator == "wrk" and not wrk:
         raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")

@@ -47,4 +47,7 @@ def create_app(config: Settings | None = None) -> Flask:
     from . import caching
 
     caching.init_app(app)  # ETag, Cache-Control and 304 for anonymous reads of /api/v1 and /tiles
+    from . import tile_cache
+
+    tile_cache.init_app(app, settings)  # made tiles by data version, per worker (and Redis when configured)
     return app

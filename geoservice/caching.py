@@ -16,9 +16,9 @@ import time
 from importlib import metadata
 
 from flask import Response, g, request, session
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 
-from .db import READ_YOUR_WRITES_COOKIE, get_session
+from .db import READ_YOUR_WRITES_COOKIE, get_session, read_connection
 from .queries.common import data_version
 
 API_MAX_AGE_S = 60
@@ -43,7 +43,9 @@ class DataVersionCache:
         self._entries: dict[Engine, tuple[str, float, int]] = {}  # engine -> (version, read at, commits then)
 
     def version(self, db_session) -> str:
-        engine, now, commits = db_session.get_bind(), self.clock(), _commits[0]
+        """db_session: a Session or a Connection (db.read_connection(): no transaction round trips)."""
+        engine = db_session.engine if isinstance(db_session, Connection) else db_session.get_bind()
+        now, commits = self.clock(), _commits[0]
         entry = self._entries.get(engine)
         if entry is not None and entry[2] == commits and now - entry[1] < DATA_VERSION_TTL_S:
             return entry[0]
@@ -99,7 +101,8 @@ def init_app(app) -> None:
             return None
         # Who just wrote (the read-your-writes cookie) gets the version as it is now.
         version = (data_version(get_session()) if READ_YOUR_WRITES_COOKIE in request.cookies
-                   else versions.version(get_session()))
+                   else versions.version(read_connection(generic_plans=True)))
+        g.data_version = version  # what the answer is made from, at the latest (tile_cache keys on it)
         etag = etag_for(version, request.full_path, release)
         g.cache_headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
         if request.if_none_match and request.if_none_match.contains_weak(etag.strip('"')):

@@ -60,7 +60,8 @@ class Settings:
     secure_cookies: bool = False  # true behind HTTPS: session cookies get the Secure flag
     max_upload_mb: float = 5.0  # larger request bodies are refused with 413
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed (rate limits)
-    redis_url: str | None = None  # shared rate-limit counters for several app servers; None: in this process
+    redis_url: str | None = None  # shared rate-limit counters (and made tiles) for several app servers; None: in this process
+    tile_cache_mb: float = 32.0  # made vector tiles kept per worker process, by data version (tile_cache.py); 0: off
     contact_email: str | None = None  # who answers questions about privacy and accessibility (shown on those pages)
     embed_origins: str = "*"  # who may show /embed/kaart in a frame: CSP frame-ancestors sources, space-separated
 
@@ -75,6 +76,8 @@ class Settings:
             raise ValueError("DATABASE_URL must be a postgresql:// URL")
         if self.database_read_url is not None and not self.database_read_url.startswith("postgresql"):
             raise ValueError("DATABASE_READ_URL must be a postgresql:// URL")
+        if self.tile_cache_mb < 0:
+            raise ValueError("GEOSERVICE_TILE_CACHE_MB must be 0 (off) or more")
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("GEOSERVICE_REDIS_URL must be a redis://, rediss:// or unix:// URL")
         if self.tiles != "none" and not ("{z}" in self.tiles and "{x}" in self.tiles and "{y}" in self.tiles):
@@ -136,6 +139,7 @@ class Settings:
             ("REDIS_URL", str),
             ("CONTACT_EMAIL", str),
             ("EMBED_ORIGINS", str),
+            ("TILE_CACHE_MB", float),
         ]:
             raw = get(name)
             if raw is not None:

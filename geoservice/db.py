@@ -10,13 +10,15 @@ cannot be reached is skipped for REPLICA_RETRY_S and reads go to the primary (lo
 from __future__ import annotations
 
 import logging
+import os
+import random
 import threading
 import time
 from pathlib import Path
 
 import psycopg
 from flask import current_app, g, has_request_context, request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -40,8 +42,23 @@ READ_YOUR_WRITES_S = 5
 REPLICA_RETRY_S = 10
 # A replica that does not answer must not hold a read up for long: the primary is there to fall back to.
 REPLICA_CONNECT_TIMEOUT_S = 2
+# serialization_failure and deadlock_detected: PostgreSQL aborted the transaction so that another could go on;
+# the same work run again from the start succeeds. retrying() does that for every writer.
+RETRY_SQLSTATES = ("40001", "40P01")
+WRITE_ATTEMPTS = 5
 ENGINE = "geoservice.engine"
 READ_REPLICA = "geoservice.read_replica"
+FAST_READS = "geoservice.fast_reads"
+# The hot public reads (tiles, OGC items) run on connections of their own: autocommit (no BEGIN and ROLLBACK
+# round trips), a plan made for each statement's parameters and no parallel workers (see
+# queries.common.plan_each_page), set once when the connection is made. A pooled connection is pinged
+# before use only when it sat idle this long: under load that ping was a round trip on every request.
+FAST_READ_OPTIONS = "-c plan_cache_mode=force_custom_plan -c max_parallel_workers_per_gather=0"
+# Initiative tiles and the data version are the other way round: whatever the tile, the plan is the same index
+# scan, and planning a tile took longer than running it; their connections keep the generic plan of a
+# statement once psycopg has prepared it (its 5th run). Not area tiles: their generic plan is much worse.
+GENERIC_PLAN_OPTIONS = "-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0"
+PING_AFTER_IDLE_S = 1.0
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -51,6 +68,62 @@ def make_engine(url: str, **kwargs) -> Engine:
     if "connect_timeout" not in make_url(url).query:
         connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args, **kwargs)
+
+
+def make_fast_read_engine(url: str, connect_timeout_s: float = CONNECT_TIMEOUT_S,
+                          settings: str = FAST_READ_OPTIONS) -> Engine:
+    """An engine for read_connection(): autocommit, per-statement plans (or `settings`), no parallel query,
+    ping after idle."""
+    # libpq's options replace PGOPTIONS: keep what the environment asks for too (bench/peer.py --pg-options)
+    options = f"{os.environ.get('PGOPTIONS', '')} {settings}".strip()
+    connect_args = {"options": options, "autocommit": True}
+    if "connect_timeout" not in make_url(url).query:
+        connect_args["connect_timeout"] = connect_timeout_s
+    engine = create_engine(url, future=True, connect_args=connect_args, isolation_level="AUTOCOMMIT")
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_after_idle(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get("idle_since", float("-inf")) < PING_AFTER_IDLE_S:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+        except psycopg.Error as exc:  # gone (server restarted, idle timeout): the pool connects anew
+            from sqlalchemy.exc import DisconnectionError
+
+            raise DisconnectionError(str(exc)) from exc
+
+    return engine
+
+
+def read_connection(generic_plans: bool = False) -> Connection:
+    """The request's connection for hot public reads (OGC items, area tiles; with generic_plans initiative tiles
+    and the data version),
+    opened on first use, closed on teardown.
+
+    Each statement runs on its own (autocommit): use it for reads of one statement each, never for writes.
+    On the read replica when get_session() would read from it, else on the primary.
+    """
+    suffix = "-generic" if generic_plans else ""
+    key = "db_fast_read" + suffix
+    if key not in g:
+        engines = current_app.extensions[FAST_READS]
+        replica = current_app.extensions.get(READ_REPLICA)
+        if replica is not None and reads_from_replica() and replica.usable():
+            try:
+                connection = engines["replica" + suffix].connect()
+                replica.answered()
+                setattr(g, key, connection)
+                return connection
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                replica.failed(exc)
+        setattr(g, key, engines["primary" + suffix].connect())
+    return g.get(key)
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -66,6 +139,38 @@ def is_unavailable(exc: BaseException) -> bool:
         # sqlstate is None when the client itself failed: refused, no socket, connection closed mid-query.
         return exc.sqlstate is None or exc.sqlstate.startswith(UNAVAILABLE_SQLSTATES)
     return False
+
+
+def must_retry(exc: BaseException) -> bool:
+    """Was the transaction aborted only to let a concurrent one go on (deadlock, serialization failure)?"""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    return isinstance(orig, psycopg.Error) and orig.sqlstate in RETRY_SQLSTATES
+
+
+def retrying(target, work, *, attempts: int = WRITE_ATTEMPTS):
+    """work(target) in one transaction, committed; after a deadlock or serialization failure it is rolled back
+    and run again from the start (up to `attempts` times, with a short random pause), so that what PostgreSQL
+    does to break a deadlock never reaches a user. target: a Session (committed with .commit()) or a Connection
+    with no transaction open (one is begun here). work may end the transaction itself (a dry run rolls back);
+    anything it changes outside the database must be safe to do again.
+    """
+    for attempt in range(1, attempts + 1):
+        transaction = target.begin() if isinstance(target, Connection) else None
+        try:
+            result = work(target)
+            if transaction is None:
+                target.commit()
+            elif transaction.is_active:
+                transaction.commit()
+            return result
+        except Exception as exc:
+            target.rollback()
+            if attempt == attempts or not must_retry(exc):
+                raise
+            log.info("write aborted by the database (%s), attempt %d of %d: running it again",
+                     getattr(getattr(exc, "orig", exc), "sqlstate", "?"), attempt, attempts)
+        time.sleep(random.uniform(0.005, 0.03) * attempt)  # let the other writer commit first
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class ReadReplica:
@@ -158,7 +263,7 @@ def remember_writes(response):
 
 
 def close_session(_exc: BaseException | None = None) -> None:
-    for key in ("db_read_session", "db_session"):
+    for key in ("db_read_session", "db_session", "db_fast_read", "db_fast_read-generic"):
         _close(g.pop(key, None))
 
 
@@ -180,12 +285,19 @@ def _close(session: Session | None) -> None:
 def init_app(app, engine: Engine) -> None:
     """The primary engine, and a read engine when the app's settings name a DATABASE_READ_URL."""
     app.extensions[ENGINE] = engine
+    url = engine.url.render_as_string(hide_password=False)
+    app.extensions[FAST_READS] = {  # read_connection()'s engines
+        "primary": make_fast_read_engine(url),
+        "primary-generic": make_fast_read_engine(url, settings=GENERIC_PLAN_OPTIONS)}
     settings = app.extensions.get("geoservice.settings")
     read_url = getattr(settings, "database_read_url", None)
     if read_url:
         connect_args = {} if "connect_timeout" in make_url(read_url).query else {
             "connect_timeout": REPLICA_CONNECT_TIMEOUT_S}
         app.extensions[READ_REPLICA] = ReadReplica(make_engine(read_url, connect_args=connect_args))
+        app.extensions[FAST_READS]["replica"] = make_fast_read_engine(read_url, REPLICA_CONNECT_TIMEOUT_S)
+        app.extensions[FAST_READS]["replica-generic"] = make_fast_read_engine(read_url, REPLICA_CONNECT_TIMEOUT_S,
+                                                                              settings=GENERIC_PLAN_OPTIONS)
         app.after_request(remember_writes)
     app.teardown_appcontext(close_session)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index,
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Computed, Date, DateTime, Float, ForeignKey, Index,
                         Integer, Numeric, SmallInteger, String, Text, UniqueConstraint, func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 RD_NEW = 28992
 WGS84 = 4326
+WEB_MERCATOR = 3857  # vector tiles
 
 
 class Base(DeclarativeBase):
@@ -111,6 +112,11 @@ class Initiative(Base):
     address: Mapped[str | None] = mapped_column(Text)
     postcode: Mapped[str | None] = mapped_column(Text)
     location = mapped_column(Geometry("POINT", srid=RD_NEW, spatial_index=False), nullable=False)
+    # Made by PostgreSQL from location, never written: what the vector tiles draw (migration 0012).
+    location_web_mercator = mapped_column(
+        Geometry("POINT", srid=WEB_MERCATOR, spatial_index=False),
+        Computed(f"ST_Transform(location, {WEB_MERCATOR})", persisted=True),
+        comment="location in Web Mercator, generated: the vector tiles' coordinates without a transform per request")
     location_precision: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[str] = mapped_column(Text, nullable=False, default="pending")
     last_verified: Mapped[dt.date | None] = mapped_column(Date)
@@ -128,6 +134,8 @@ class Initiative(Base):
         CheckConstraint("location_precision IN ('address', 'postcode', 'manual')",
                         name="initiative_precision_check"),
         Index("initiative_location_idx", "location", postgresql_using="gist"),
+        Index("initiative_web_mercator_published_idx", "location_web_mercator", postgresql_using="gist",
+              postgresql_where=text("status = 'published'")),
         Index("initiative_themes_idx", "themes", postgresql_using="gin"),
         Index("initiative_gemeente_idx", "gemeentecode"),
         Index("initiative_wijk_idx", "wijkcode"),
@@ -398,3 +406,14 @@ class DataVersion(Base):
                                                     server_default=func.now())
 
     __table_args__ = (Index("data_version_one_row", text("(true)"), unique=True),)
+
+
+class DataVersionPending(Base):
+    """One row per open transaction that wrote map data; its commit bumps data_version and removes it (0011)."""
+
+    __tablename__ = "data_version_pending"
+    __table_args__ = {"comment": "one row per open transaction that wrote map data; removed when its commit "
+                                 "bumps data_version"}
+    __mapper_args__ = {"primary_key": ["xid"]}
+
+    xid: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -2,7 +2,7 @@
 
 Layers: gemeenten, wijken and buurten of the active CBS year (code, naam, aantal_inwoners; wijken and
 buurten also the key gap figures with the default parameters of the gap analysis: `status`,
-`n_initiatives`, `n_nearby`, `coverage`) and the published
+`n_initiatives`, `n_nearby`, `coverage`, `need`, `priority`) and the published
 initiatives (id, name, kind, themes). Each layer has a lowest zoom (MIN_ZOOM) below which its tile is
 empty: no page draws 14,500 buurten or 100,000 points at country scale. An empty tile is a 204.
 """
@@ -10,16 +10,17 @@ empty: no page draws 14,500 buurten or 100,000 points at country scale. An empty
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, g, jsonify
 
 from .analysis import gaps as analysis
 from .analysis import need as need_analysis
-from .db import get_session
+from .db import read_connection
 from .errors import GeoserviceError, InvalidParameter, NotFound
 from .queries import gaps as gap_queries
 from .queries import tiles as queries
-from .queries.areas import active_year
+from .tile_cache import for_app as tile_cache_of
 
 tiles = Blueprint("tiles", __name__, url_prefix="/tiles")
 
@@ -30,6 +31,10 @@ MIN_ZOOM = {"gemeenten": 0, "wijken": 8, "buurten": 10, "initiatives": 8}
 LAYERS = tuple(MIN_ZOOM)
 WITH_STATUS = ("wijken", "buurten")
 LAYER_LEVEL = {"wijken": "wijk", "buurten": "buurt"}
+# Tiles whose prepared statement keeps its generic plan (db.read_connection): an initiative tile is the same
+# index scan wherever it is. Not the areas: their generic plan cost 2.5× the CPU (bench/peer.py --peer tipg).
+GENERIC_PLANS = ("initiatives",)
+DEFAULT_GAPS = analysis.GapParams(walk_m=analysis.WALK_M["default"], min_inwoners=analysis.MIN_INWONERS["default"])
 
 
 def parse_tile(layer: str, z: int, x: int, y: int) -> None:
@@ -63,7 +68,7 @@ def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int) -> dict[str
     Computed per tile rather than by the national analysis: counts and coverage come from the tables
     the analysis keeps on write when those are up to date, else they are computed here for these units.
     """
-    params = analysis.GapParams(walk_m=analysis.WALK_M["default"], min_inwoners=analysis.MIN_INWONERS["default"])
+    params = DEFAULT_GAPS
     fresh = gap_queries.kept_fresh(conn)
     rows = queries.area_figures(
         conn, layer, z, x, y, jaar=jaar, walk_m=params.walk_m, stored_coverage=fresh.coverage,
@@ -74,10 +79,16 @@ def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int) -> dict[str
         "status": analysis.status_of(row["aantal_inwoners"], row["n_nearby"], float(row["coverage"]),
                                      params.min_inwoners),
         "n_initiatives": row["n_initiatives"], "n_nearby": row["n_nearby"],
-        "coverage": round(min(max(float(row["coverage"]), 0.0), 1.0), 3)} for row in rows]
+        "coverage": _share(row["coverage"])} for row in rows]
     # need and priority with every indicator at weight 1: the scores are kept per data version, so this is cheap
     need_analysis.add_need(conn, jaar, units, params.need)
     return {unit["code"]: unit for unit in units}
+
+
+def _share(value) -> float:
+    """A coverage clamped to 0..1 and rounded half up to 3 decimals (as PostgreSQL rounds a numeric)."""
+    clamped = min(max(Decimal(str(value)), Decimal(0)), Decimal(1))
+    return float(clamped.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
 def render_tile(conn, layer: str, z: int, x: int, y: int, *, tolerance: float | None = None) -> bytes:
@@ -87,12 +98,14 @@ def render_tile(conn, layer: str, z: int, x: int, y: int, *, tolerance: float | 
         return b""
     if layer == "initiatives":
         return queries.initiative_tile(conn, z, x, y)
-    jaar = active_year(conn)
+    tolerance = queries.tolerance_m(z) if tolerance is None else tolerance
+    # Need and priority are ranks over the whole level (analysis.need, kept per data version in Python), so the
+    # figures are joined in Python rather than read in the tile's own statement (area_tile takes them as arrays).
+    jaar, _fresh = queries.tile_context(conn)
     if jaar is None:
         return b""
     figures = gap_figures(conn, layer, z, x, y, jaar) if layer in WITH_STATUS else None
-    return queries.area_tile(conn, layer, z, x, y, jaar=jaar, figures=figures,
-                             tolerance=queries.tolerance_m(z) if tolerance is None else tolerance)
+    return queries.area_tile(conn, layer, z, x, y, jaar=jaar, figures=figures, tolerance=tolerance)
 
 
 def _tile_number(name: str, raw: str) -> int:
@@ -111,8 +124,14 @@ def tile_error(exc: GeoserviceError):
 def tile(layer: str, z: str, x: str, y: str):
     if layer not in LAYERS:  # before the numbers: an unknown layer is a 404 whatever follows
         parse_tile(layer, 0, 0, 0)
-    data = render_tile(get_session().connection(), layer, _tile_number("z", z), _tile_number("x", x),
-                       _tile_number("y", y))
+    numbers = _tile_number("z", z), _tile_number("x", x), _tile_number("y", y)
+    cache, version = tile_cache_of(current_app), g.get("data_version")  # no version: not an anonymous read
+    key = (version, layer, *numbers) if cache is not None and version else None
+    data = cache.get(key) if key else None
+    if data is None:
+        data = render_tile(read_connection(generic_plans=layer in GENERIC_PLANS), layer, *numbers)
+        if key:
+            cache.put(key, data)
     if not data:
         return Response(status=204, mimetype=MVT_TYPE)
     return Response(data, mimetype=MVT_TYPE)

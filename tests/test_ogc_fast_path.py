@@ -80,3 +80,21 @@ def test_the_page_uses_postgresql_for_initiatives_and_serves_every_published_one
     assert page is not None and page.number_matched == page.number_returned == len(in_box)
     assert [f["id"] for f in json.loads(f"[{page.features}]")] == [f.id for f in in_box]
     assert everything.number_matched == len(AWKWARD) * 3  # the pending one stays out
+
+
+def test_the_postgresql_item_is_the_python_item_byte_for_byte(app_for, awkward_db, monkeypatch):
+    from geoservice.ogc import api as ogc_api
+
+    client = app_for(awkward_db).test_client()
+    ids = [f["id"] for f in client.get("/ogc/collections/initiatives/items?limit=1000").get_json()["features"]]
+    assert len(ids) == len(AWKWARD) * 3
+    fast = [client.get(f"/ogc/collections/initiatives/items/{i}") for i in ids]
+    hidden = client.get("/ogc/collections/initiatives/items/999999")
+    monkeypatch.setattr(ogc_api, "ITEMS_MADE_BY_POSTGRESQL", ())  # the generic path
+    generic = [client.get(f"/ogc/collections/initiatives/items/{i}") for i in ids]
+    for made, python in zip(fast, generic):
+        assert made.status_code == python.status_code == 200
+        assert made.headers["Content-Type"] == python.headers["Content-Type"]
+        assert made.data == python.data
+    assert hidden.status_code == client.get("/ogc/collections/initiatives/items/999999").status_code == 404
+    assert hidden.get_json() == client.get("/ogc/collections/initiatives/items/999999").get_json()

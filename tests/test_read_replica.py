@@ -87,6 +87,8 @@ def app(clusters):
     yield app
     app.extensions[db.ENGINE].dispose()
     app.extensions[db.READ_REPLICA].engine.dispose()
+    for engine in app.extensions[db.FAST_READS].values():
+        engine.dispose()
 
 
 def localdb_app(primary, replica):
@@ -96,7 +98,9 @@ def localdb_app(primary, replica):
     app.config.update(TESTING=True)
     app.served = []
     for name, engine in (("primary", app.extensions[db.ENGINE]),
-                         ("replica", app.extensions[db.READ_REPLICA].engine)):
+                         ("replica", app.extensions[db.READ_REPLICA].engine),
+                         *((name.split("-")[0], engine)  # db.read_connection()'s
+                           for name, engine in app.extensions[db.FAST_READS].items())):
         event.listen(engine, "before_cursor_execute",
                      lambda *_args, name=name: app.served.append(name))
     return app

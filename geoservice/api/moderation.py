@@ -9,7 +9,7 @@ from flask import current_app, request
 
 from .. import moderation, ratelimit, submissions
 from ..auth import current_user, token_required
-from ..db import get_session
+from ..db import get_session, retrying
 from ..errors import InvalidParameter
 from ..geocode import app_geocoder
 from ..params import parse_int
@@ -84,8 +84,9 @@ def create_submission():
     ratelimit.enforce(ratelimit.SUBMIT)
     session = get_session()
     client = submissions.hash_client(current_app.secret_key, ratelimit.current_client())
-    new_id = submissions.submit(session, body, contact, client, geocoder=app_geocoder(current_app))
-    session.commit()  # durable (synchronous_commit on) before the 201
+    geocoder = app_geocoder(current_app)
+    # committed (durable, synchronous_commit on) before the 201
+    new_id = retrying(session, lambda s: submissions.submit(s, body, contact, client, geocoder=geocoder))
     return respond({"id": new_id, "status": "pending", "message": RECEIVED}, status=201)
 
 
@@ -110,8 +111,8 @@ def moderation_stale():
 
 def _act(initiative_id: int, action: str, reason: str | None = None):
     session = get_session()
-    item, changes = moderation.apply(session, action, initiative_id, current_user(), reason=reason)
-    session.commit()
+    item, changes = retrying(session, lambda s: moderation.apply(s, action, initiative_id, current_user(),
+                                                                 reason=reason))
     return respond({"initiative": moderated(item), "changes": changes})
 
 
@@ -147,8 +148,7 @@ def edit_initiative(initiative_id: int):
         raise InvalidParameter("Geef minstens één veld om te wijzigen.")
     _numbers_only(body)
     session = get_session()
-    item, changes = moderation.edit(session, initiative_id, current_user(), body)
-    session.commit()
+    item, changes = retrying(session, lambda s: moderation.edit(s, initiative_id, current_user(), body))
     return respond({"initiative": moderated(item), "changes": changes})
 
 

@@ -10,7 +10,7 @@ from flask import request
 
 from .. import partner_editing, ratelimit
 from ..auth import can_edit_partner, current_user, token_required
-from ..db import get_session
+from ..db import get_session, retrying
 from ..errors import Forbidden, InvalidParameter, NotFound
 from ..queries import partner_editing as queries
 from ..queries import partners as partner_queries
@@ -40,15 +40,8 @@ def _may_write(partner_id: int) -> None:
 
 
 def _committed(work):
-    """work(session), committed; whatever it did is rolled back on any error."""
-    session = get_session()
-    try:
-        result = work(session)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return result
+    """work(session), committed, run again after a deadlock; whatever it did is rolled back on any error."""
+    return retrying(get_session(), work)
 
 
 @api.patch("/partners/<int:partner_id>")

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from ..config import Settings
+from ..db import retrying
 from ..errors import GeoserviceError, ImportRefused
 from ..geocode import Geocoder
 from ..initiatives import NL_BOX_WGS84, CleanRecord, Defaults, RawRecord, RecordValidator, stable_key
@@ -65,20 +66,28 @@ def import_initiatives(engine: Engine, path: str | Path, *, source: str | None =
 
     records = _validate(read.records, defaults, reject, say, today)
     located = _locate(records, reject, say, settings, geocoder)
+    checked, checked_bad = list(report.problems), set(bad)
+
+    def place_and_write(conn) -> None:
+        # Run again from here after a deadlock (db.retrying): start from what the checks above found.
+        report.problems[:], report.inserted, report.updated, report.unchanged = list(checked), 0, 0, 0
+        bad.clear()
+        bad.update(checked_bad)
+        no_jit(conn)
+        rows = _placed_rows(conn, located, source, reject)
+        report.problems.sort(key=lambda problem: problem.row)
+        report.rejected = len(bad)
+        report.applied = not dry_run
+        if bad and not skip_invalid:
+            conn.rollback()
+            report.applied = False
+            return
+        _write(conn, rows, report, say, refresh=not dry_run)
+        if dry_run:
+            conn.rollback()
+
     with engine.connect() as conn:
-        with conn.begin() as transaction:
-            no_jit(conn)
-            rows = _placed_rows(conn, located, source, reject)
-            report.problems.sort(key=lambda problem: problem.row)
-            report.rejected = len(bad)
-            if bad and not skip_invalid:
-                transaction.rollback()
-                report.applied = False
-                return report
-            _write(conn, rows, report, say, refresh=not dry_run)
-            if dry_run:
-                transaction.rollback()
-                report.applied = False
+        retrying(conn, place_and_write)
     return report
 
 

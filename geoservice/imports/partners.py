@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from ..db import retrying
 from ..errors import ImportRefused
 from ..models import CbsJaar, Partner
 from ..partners import (SOURCE, WRITE_COLUMNS, AreaDefinition, CleanPartner, area_label, fold_name,
@@ -163,14 +164,19 @@ def import_partners(engine: Engine, path: str | Path, *, dry_run: bool = False,
                     progress=None) -> PartnerImportReport:
     """Read a partner file and apply it in one transaction: everything, or nothing when anything is wrong."""
     raws, notes = read_partner_file(Path(path))
-    report = PartnerImportReport(dry_run=dry_run, notes=notes)
+    reports = []
+
+    def apply(conn) -> None:
+        # A fresh report for each attempt: db.retrying runs this again after a deadlock.
+        reports.append(PartnerImportReport(dry_run=dry_run, notes=list(notes)))
+        apply_partners(conn, raws, reports[-1], progress=progress)
+        if dry_run or not reports[-1].applied:
+            conn.rollback()
+            reports[-1].applied = False
+
     with engine.connect() as conn:
-        with conn.begin() as transaction:
-            apply_partners(conn, raws, report, progress=progress)
-            if dry_run or not report.applied:
-                transaction.rollback()
-                report.applied = False
-    return report
+        retrying(conn, apply)
+    return reports[-1]
 
 
 def apply_partners(conn: Connection, raws: list, report: PartnerImportReport | None = None, *,

@@ -37,8 +37,11 @@ def plan_each_page(session) -> None:
     page matches a few thousand rows at most, yet PostGIS's high ST_Intersects cost estimate makes the planner
     start a parallel worker, whose start-up took ~20 ms of a 5 ms query here. One round trip for both.
     """
-    from sqlalchemy import text
+    from sqlalchemy import Connection, text
 
-    session.connection().execute(text(
+    conn = session if isinstance(session, Connection) else session.connection()
+    if conn.connection.driver_connection.autocommit:
+        return  # a connection of db.read_connection(): made with these settings, and no transaction to set them in
+    conn.execute(text(
         "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
         "set_config('max_parallel_workers_per_gather', '0', true)"))

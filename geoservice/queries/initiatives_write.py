@@ -127,7 +127,7 @@ _WRITTEN = (*COMPARED, "gemeentecode", "wijkcode", "buurtcode", "areas_jaar")
 _UPSERT_SQL = f"""
 INSERT INTO initiative AS t (source, external_id, {", ".join(_WRITTEN)})
 SELECT s.source, s.external_id, {_STAGED_VALUES}, s.gemeentecode, s.wijkcode, s.buurtcode, s.areas_jaar
-FROM initiative_import AS s ORDER BY s.n
+FROM initiative_import AS s ORDER BY s.source, s.external_id  -- key order: concurrent imports wait, never deadlock
 ON CONFLICT ON CONSTRAINT initiative_source_external_id_key DO UPDATE
 SET {", ".join(f"{name} = excluded.{name}" for name in _WRITTEN)}, updated_at = now()
 WHERE ({", ".join(f"t.{name}" for name in COMPARED)}) IS DISTINCT FROM ({", ".join(f"excluded.{n}" for n in COMPARED)})

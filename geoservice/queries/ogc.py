@@ -170,6 +170,19 @@ _INITIATIVE_PAGE_BBOX = text(_INITIATIVE_PAGE.format(where=_IN_BBOX, properties=
                                                         decimals=GEOJSON_DECIMALS))
 
 
+# One published initiative as the Feature JSON of item() (without links), made by PostgreSQL in one statement.
+_INITIATIVE_ITEM = text(f"""
+SELECT row_to_json(f)::text FROM (
+    SELECT 'Feature' AS type, i.id, ST_AsGeoJSON(ST_Transform(i.location, 4326), {GEOJSON_DECIMALS})::json AS geometry,
+           (SELECT row_to_json(p) FROM (SELECT {_INITIATIVE_PROPERTIES}) p) AS properties
+    FROM initiative i WHERE i.id = :id AND i.status = 'published') f""")
+
+
+def initiative_item_json(conn, initiative_id: int) -> str | None:
+    """item() of the initiatives as GeoJSON Feature text (the same bytes), or None when there is no such one."""
+    return conn.execute(_INITIATIVE_ITEM, {"id": initiative_id}).scalar()
+
+
 def initiative_page_json(session: Session, *, bbox: BBox | None, limit: int, offset: int) -> JsonPage | None:
     """items() of the initiatives as GeoJSON text, or None for a bbox this path does not take (use items())."""
     params = {"limit": limit, "offset": offset}
@@ -183,7 +196,8 @@ def initiative_page_json(session: Session, *, bbox: BBox | None, limit: int, off
         params.update(minx=minx, miny=miny, maxx=maxx, maxy=maxy,
                       step=max(maxx - minx, maxy - miny) / BBOX_SEGMENTS)
         plan_each_page(session)
-    matched, returned, features = session.connection().execute(stmt, params).one()
+    conn = session.connection() if isinstance(session, Session) else session
+    matched, returned, features = conn.execute(stmt, params).one()
     return JsonPage(matched, returned, features or "")
 
 

@@ -10,7 +10,7 @@ from flask import flash, get_flashed_messages, redirect, render_template, reques
 
 from geoservice import corrections, moderation, submissions
 from geoservice.auth import current_user, login_required, safe_next
-from geoservice.db import get_session
+from geoservice.db import get_session, retrying
 from geoservice.errors import GeoserviceError, NotFound
 from geoservice.vocab import INITIATIVE_KINDS, PRECISIONS, STATUSES, THEMES
 
@@ -118,8 +118,7 @@ def beheer_bewerken(initiative_id: int):
     raw = {name: values[name] for name in EDIT_FIELDS if name != "themes"}
     raw["themes"] = request.form.getlist("themes")
     try:
-        _item, changes = moderation.edit(session, initiative_id, current_user(), raw)
-        session.commit()
+        _item, changes = retrying(session, lambda s: moderation.edit(s, initiative_id, current_user(), raw))
     except NotFound:
         raise
     except submissions.SubmissionInvalid as exc:
@@ -141,8 +140,7 @@ def beheer_handeling(initiative_id: int, word: str):
     session = get_session()
     reason = request.form.get("reason", "")[:moderation.REASON_MAX + 1]
     try:
-        moderation.apply(session, action, initiative_id, current_user(), reason=reason)
-        session.commit()
+        retrying(session, lambda s: moderation.apply(s, action, initiative_id, current_user(), reason=reason))
     except NotFound:
         raise
     except GeoserviceError as exc:  # no reason given, or the action does not fit the status

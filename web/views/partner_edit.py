@@ -15,7 +15,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from geoservice import partner_editing, ratelimit
 from geoservice.api.partner_editing import WRITES
 from geoservice.auth import can_edit_partner, current_user, login_required
-from geoservice.db import get_session
+from geoservice.db import get_session, retrying
 from geoservice.errors import Forbidden, InvalidParameter, NotFound
 from geoservice.params import parse_code_of_level
 from geoservice.partner_editing import EditRefused
@@ -143,8 +143,7 @@ def partner_gegevens_opslaan(partner_id: int):
     fields["themes"] = [t[:100] for t in request.form.getlist("themes")]
     session = get_session()
     try:
-        changes = partner_editing.update_profile(session, partner_id, fields, current_user())
-        session.commit()
+        changes = retrying(session, lambda s: partner_editing.update_profile(s, partner_id, fields, current_user()))
     except EditRefused as exc:
         session.rollback()
         return _page(partner, status=400, profile={**partner, **fields}, profile_error=exc)
@@ -181,8 +180,8 @@ def werkgebied_toevoegen(partner_id: int):
                                 "GeoJSON-bestand.")
     session = get_session()
     try:
-        added = partner_editing.add_service_area(session, partner_id, _definition(how, form["name"]), current_user())
-        session.commit()
+        definition = _definition(how, form["name"])
+        added = retrying(session, lambda s: partner_editing.add_service_area(s, partner_id, definition, current_user()))
     except EditRefused as exc:
         session.rollback()
         return _page(partner, status=400, area_form=form, area_error=exc.description)
@@ -200,8 +199,8 @@ def werkgebied_verwijderen(partner_id: int, area_id: int):
     _count_write()
     session = get_session()
     try:
-        removed = partner_editing.remove_service_area(session, partner_id, area_id, current_user())
-        session.commit()
+        removed = retrying(session, lambda s: partner_editing.remove_service_area(s, partner_id, area_id,
+                                                                                  current_user()))
     except Exception:
         session.rollback()
         raise

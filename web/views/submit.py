@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, redirect, render_template, request, session, url_for
 
 from geoservice import ratelimit, submissions
-from geoservice.db import get_session
+from geoservice.db import get_session, retrying
 from geoservice.geocode import normalise_postcode
 from geoservice.errors import GeoserviceError
 from geoservice.geocode import app_geocoder
@@ -66,8 +66,9 @@ def aanmelden():
         ratelimit.enforce(ratelimit.SUBMIT)
         db_session = get_session()
         client = submissions.hash_client(current_app.secret_key, ratelimit.current_client())
-        submissions.submit(db_session, fields, contact, client, geocoder=app_geocoder(current_app))
-        db_session.commit()  # durable before the submitter reads "ontvangen"
+        geocoder = app_geocoder(current_app)
+        # committed (durable) before the submitter reads "ontvangen"
+        retrying(db_session, lambda s: submissions.submit(s, fields, contact, client, geocoder=geocoder))
     except submissions.SubmissionInvalid as exc:
         return render_form(values, exc.problems), 400
     except GeoserviceError as exc:  # too many submissions, the address search down: the form stays filled in

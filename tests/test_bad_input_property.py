@@ -1,6 +1,7 @@
 """Bad input, tried systematically (hypothesis): mutated CSV, XLSX, GeoJSON, HSDS, YAML and JSON files fed to every
-importer never give a traceback; a refusal is a Dutch message (a whole-file reason, or the row and the field of
-every bad value); nothing saved means an exit code other than 0, and then the stored data is exactly as before.
+importer, and mutated tables of CBS figures fed to load-cbs-figures, never give a traceback; a refusal is a Dutch
+message (a whole-file reason, or the row and the field of every bad value); nothing saved means an exit code other
+than 0, and then the stored data is exactly as before.
 
 Kept small (a few examples per format, no deadline) so the module runs in well under a minute.
 """
@@ -27,6 +28,7 @@ from geoservice.exports import select_initiatives, to_hsds
 from .helpers import scalar
 
 FIXTURES = Path(__file__).parent / "fixtures"
+DATA = Path(__file__).resolve().parents[1] / "data" / "cbs_wijken"
 # More examples, each run different: GEOSERVICE_FUZZ_EXAMPLES=200 pytest tests/test_bad_input_property.py
 EXAMPLES = int(os.environ.get("GEOSERVICE_FUZZ_EXAMPLES", "12"))
 # No shrinking (each example is a real import): a failure is reported as found, and quickly.
@@ -230,3 +232,46 @@ def test_mutated_partners(db_url, tmp_path_factory, data, as_yaml):
                         encoding="utf-8")
     check_import(db_url, "partners", path)
 
+
+
+# --- CBS figures (load-cbs-figures) -------------------------------------------------------------------------
+
+AREA_TABLES = ("gemeente", "wijk", "buurt", "gap_counts", "data_version")
+
+
+def baarn_statline_csv() -> str:
+    """Baarn's rows of the shipped CBS inhabitants table (real figures), written as a StatLine download would be:
+    ';', space-padded codes, StatLine's column name."""
+    rows = [line.split(",") for line in (DATA / "buurten_2024_inwoners.csv").read_text(encoding="utf-8").splitlines()]
+    baarn = [(code.strip('"'), count) for _n, code, count in rows[1:] if code.strip('"').startswith("BU0308")]
+    assert len(baarn) == 21
+    return "\r\n".join(['"WijkenEnBuurten";"AantalInwoners_5"'] + [f'"{code:<10}";{count}' for code, count in baarn])
+
+
+@PROPERTY
+@given(data=st.data(), encoding=st.sampled_from(("utf-8", "cp1252")))
+def test_mutated_cbs_figures(db_url, tmp_path_factory, data, encoding):
+    original = baarn_statline_csv()
+    if data.draw(st.booleans()):
+        raw = mutate_bytes(original.encode(encoding), data.draw)
+    else:
+        lines = [line.split(";") for line in original.splitlines()]
+        for _ in range(data.draw(st.integers(1, 3))):
+            row = data.draw(st.integers(0, len(lines) - 1))
+            lines[row][data.draw(st.integers(0, 1))] = '"' + data.draw(ODD_TEXT).replace('"', '""') + '"'
+        raw = "\r\n".join(";".join(cells) for cells in lines).encode(encoding, errors="replace")
+    path = tmp_path_factory.mktemp("figures") / "kerncijfers.csv"
+    path.write_bytes(raw)
+    sql = "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {} t"
+    before = {table: scalar(db_url, sql.format(table)) for table in AREA_TABLES}
+    result = CliRunner().invoke(main, ["load-cbs-figures", str(path)], env={"DATABASE_URL": db_url})
+    output = result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), (result.exception, output)
+    assert "Traceback" not in output
+    # every bad value is named by its row and its column (or its code)
+    named = re.findall(r"rij \d+[^;\n]*", output)
+    assert all(", kolom '" in item or ": code " in item for item in named), named
+    if result.exit_code != 0:
+        assert result.exit_code == 1, output
+        assert "Fout" in output or "niets" in output, output
+        assert {table: scalar(db_url, sql.format(table)) for table in AREA_TABLES} == before, output

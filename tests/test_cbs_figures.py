@@ -287,6 +287,8 @@ def test_parse_figure(raw, integer, expected):
 @pytest.mark.parametrize("raw, integer, reason", [
     ("veel", False, "'veel' is geen getal"), ("1.5", True, "'1.5' is geen geheel getal"),
     ("12,5%", False, "geen getal"), ("1,2,3", False, "geen getal"), (True, False, "geen getal"),
+    # found by the bad-input property test: larger than a PostgreSQL integer, once a 500-like traceback
+    ("9" * 40, True, "kan geen aantal zijn"), ("-5", True, "kan geen aantal zijn"), ("1" + "0" * 18, False, "te groot"),
 ])
 def test_unreadable_figures(raw, integer, reason):
     with pytest.raises(ValueError, match=reason):

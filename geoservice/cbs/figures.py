@@ -333,6 +333,11 @@ def _figures(table: Table, code_index: int, columns: list[Column], report: Figur
     return figures, unmatched
 
 
+# Counts (inhabitants, households) are stored as PostgreSQL integers; no area of the Netherlands comes near this.
+MAX_COUNT = 100_000_000
+MAX_FIGURE = 1e15  # other figures: shares, densities, euros; anything larger is a typing error
+
+
 def parse_figure(raw, *, integer: bool = False) -> float | int | None:
     """A cell as a number; None for no figure ('.', 'x', empty, a CBS sentinel); ValueError (Dutch) if unreadable.
 
@@ -361,7 +366,11 @@ def parse_figure(raw, *, integer: bool = False) -> float | int | None:
     if integer:
         if number != round(number):
             raise ValueError(f"'{raw}' is geen geheel getal")
+        if not 0 <= number <= MAX_COUNT:
+            raise ValueError(f"'{str(raw).strip()}' kan geen aantal zijn (0 tot {MAX_COUNT:,})".replace(",", "."))
         return int(round(number))
+    if abs(number) > MAX_FIGURE:
+        raise ValueError(f"'{str(raw).strip()}' is te groot voor een kerncijfer")
     return number
 
 

@@ -61,7 +61,7 @@ def _near_the_netherlands(z: int, x: int, y: int) -> bool:
     return west < nl_east and east > nl_west and south < nl_north and north > nl_south
 
 
-def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int) -> dict[str, dict]:
+def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int, fresh=None) -> dict[str, dict]:
     """The key gap figures (default parameters) of every unit of the layer in the tile, by code:
     status, n_initiatives, n_nearby, coverage (0..1, 3 decimals), need and priority (analysis.need).
 
@@ -69,7 +69,7 @@ def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int) -> dict[str
     the analysis keeps on write when those are up to date, else they are computed here for these units.
     """
     params = DEFAULT_GAPS
-    fresh = gap_queries.kept_fresh(conn)
+    fresh = fresh or gap_queries.kept_fresh(conn)
     rows = queries.area_figures(
         conn, layer, z, x, y, jaar=jaar, walk_m=params.walk_m, stored_coverage=fresh.coverage,
         stored_counts=fresh.counts and gap_queries.counts_are_stored_for(params.walk_m, params.kinds, params.themes),
@@ -101,10 +101,12 @@ def render_tile(conn, layer: str, z: int, x: int, y: int, *, tolerance: float | 
     tolerance = queries.tolerance_m(z) if tolerance is None else tolerance
     # Need and priority are ranks over the whole level (analysis.need, kept per data version in Python), so the
     # figures are joined in Python rather than read in the tile's own statement (area_tile takes them as arrays).
-    jaar, _fresh = queries.tile_context(conn)
+    jaar, fresh = queries.tile_context(conn)
     if jaar is None:
         return b""
-    figures = gap_figures(conn, layer, z, x, y, jaar) if layer in WITH_STATUS else None
+    # both kept tables fresh: gap_figures need not ask again (one round trip fewer per tile)
+    known = gap_queries.KeptFresh(coverage=True, counts=True) if fresh else None
+    figures = gap_figures(conn, layer, z, x, y, jaar, known) if layer in WITH_STATUS else None
     return queries.area_tile(conn, layer, z, x, y, jaar=jaar, figures=figures, tolerance=tolerance)
 
 

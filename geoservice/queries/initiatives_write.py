@@ -124,10 +124,13 @@ WHERE t.source = s.source AND t.external_id = s.external_id
   AND ({", ".join(f"t.{name}" for name in COMPARED)}) IS NOT DISTINCT FROM ({_STAGED_VALUES})
 """
 _WRITTEN = (*COMPARED, "gemeentecode", "wijkcode", "buurtcode", "areas_jaar")
+# In the file's order, so new initiatives get ids in the order people listed them (and an export, ordered by id,
+# comes back in the same order after a round trip). Two imports that share rows in opposite orders can still
+# deadlock; PostgreSQL breaks that and db.retrying runs the loser again (bench/soak.py: none reach a user).
 _UPSERT_SQL = f"""
 INSERT INTO initiative AS t (source, external_id, {", ".join(_WRITTEN)})
 SELECT s.source, s.external_id, {_STAGED_VALUES}, s.gemeentecode, s.wijkcode, s.buurtcode, s.areas_jaar
-FROM initiative_import AS s ORDER BY s.source, s.external_id  -- key order: concurrent imports wait, never deadlock
+FROM initiative_import AS s ORDER BY s.n
 ON CONFLICT ON CONSTRAINT initiative_source_external_id_key DO UPDATE
 SET {", ".join(f"{name} = excluded.{name}" for name in _WRITTEN)}, updated_at = now()
 WHERE ({", ".join(f"t.{name}" for name in COMPARED)}) IS DISTINCT FROM ({", ".join(f"excluded.{n}" for n in COMPARED)})

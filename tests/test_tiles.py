@@ -1,4 +1,4 @@
-"""Vector tiles: /tiles/{layer}/{z}/{x}/{y}.mvt, decoded with a minimal protobuf reader (no dependency)."""
+"""Vector tiles: /tiles/{layer}/{z}/{x}/{y}.mvt, decoded with the benchmarks' minimal protobuf reader (bench/_mvt.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from bench._mvt import decode
 from geoservice.queries.tiles import tolerance_m
 from geoservice.tiles import MIN_ZOOM, MVT_TYPE, render_tile
 
@@ -15,96 +16,6 @@ BAARN = (5.2878, 52.2165)  # lon, lat
 def tile_at(lon: float, lat: float, z: int) -> tuple[int, int]:
     n = 2**z
     return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-
-
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        b = buf[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, i
-
-
-def _fields(buf: bytes):
-    """(field number, value) pairs of one protobuf message: ints for varints, bytes for length-delimited."""
-    i = 0
-    while i < len(buf):
-        key, i = _varint(buf, i)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = _varint(buf, i)
-        elif wire == 2:
-            length, i = _varint(buf, i)
-            value, i = buf[i:i + length], i + length
-        elif wire == 1:
-            value, i = buf[i:i + 8], i + 8
-        elif wire == 5:
-            value, i = buf[i:i + 4], i + 4
-        else:
-            raise ValueError(f"wire type {wire}")
-        yield number, value
-
-
-def _packed(buf: bytes) -> list[int]:
-    out, i = [], 0
-    while i < len(buf):
-        value, i = _varint(buf, i)
-        out.append(value)
-    return out
-
-
-def _value(buf: bytes):
-    import struct
-
-    for number, value in _fields(buf):
-        if number == 1:
-            return value.decode("utf-8")
-        if number == 2:
-            return struct.unpack("<f", value)[0]
-        if number == 3:
-            return struct.unpack("<d", value)[0]
-        if number in (4, 5):
-            return value if value < 2**63 else value - 2**64
-        if number == 6:
-            return (value >> 1) ^ -(value & 1)
-        if number == 7:
-            return bool(value)
-    return None
-
-
-def decode(data: bytes) -> dict[str, list[dict]]:
-    """{layer name: [{"properties": {...}, "n_commands": int, "id": int|None}]} of an MVT."""
-    layers = {}
-    for number, layer in _fields(data):
-        if number != 3:
-            continue
-        name, keys, values, raw_features = None, [], [], []
-        for n, v in _fields(layer):
-            if n == 1:
-                name = v.decode("utf-8")
-            elif n == 2:
-                raw_features.append(v)
-            elif n == 3:
-                keys.append(v.decode("utf-8"))
-            elif n == 4:
-                values.append(_value(v))
-        features = []
-        for raw in raw_features:
-            feature = {"properties": {}, "geometry": [], "id": None}
-            for n, v in _fields(raw):
-                if n == 1:
-                    feature["id"] = v
-                elif n == 2:
-                    tags = _packed(v)
-                    feature["properties"] = {keys[k]: values[t] for k, t in zip(tags[::2], tags[1::2])}
-                elif n == 4:
-                    feature["geometry"] = _packed(v)
-            features.append(feature)
-        layers[name] = features
-    return layers
 
 
 def test_buurt_tile_over_baarn_has_the_buurten_of_the_api(client):

@@ -312,6 +312,25 @@ def profile_bbox(url: str, paths: list[str]) -> None:
     print("by own time:\n" + "\n".join(line for line in out.getvalue().splitlines()[6:] if line.strip())[:4000])
 
 
+def load_generator(args) -> str | None:
+    """wrk's path, or None for the Python load generator; SystemExit when wrk was asked for and is missing."""
+    wrk = shutil.which("wrk") if args.generator != "python" else None
+    if args.generator == "wrk" and not wrk:
+        raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
+    return wrk
+
+
+def bench_database() -> str:
+    """The bench database's URL (made if missing), after printing how many published initiatives it holds."""
+    url = bench_database_url(scratch_databases())
+    engine = db.make_engine(url)
+    with engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM initiative WHERE status = 'published'")).scalar()
+    engine.dispose()
+    print(f"database: {count} published initiatives (synthetic, source=bench)")
+    return url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="How long each scenario runs per server.")
@@ -345,18 +364,10 @@ def main() -> None:
 
         peer_tipg.run(args)
         return
-    wrk = shutil.which("wrk") if args.generator != "python" else None
-    if args.generator == "wrk" and not wrk:
-        raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
-
+    wrk = load_generator(args)
     print(f"machine: {machine()}")
     venv = peer_venv()
-    url = bench_database_url(scratch_databases())
-    engine = db.make_engine(url)
-    with engine.connect() as conn:
-        count = conn.execute(text("SELECT count(*) FROM initiative WHERE status = 'published'")).scalar()
-    engine.dispose()
-    print(f"database: {count} published initiatives (synthetic, source=bench)")
+    url = bench_database()
     print(f"pygeoapi {peer_version(venv)} (PostgreSQL provider) on VIEW {VIEW} in the bench database: "
           f"ST_Transform(location, 4326) AS geom, published rows, the public columns; GiST index on that "
           f"expression (bench database only, dropped afterwards)")

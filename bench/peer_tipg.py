@@ -29,9 +29,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from _common import ROOT, free_port, machine, percentile, sample_points, scratch_databases, start_gunicorn, stop_gunicorn
+from _common import ROOT, free_port, machine, percentile, sample_points, start_gunicorn, stop_gunicorn
 from _mvt import EXTENT, decode, first_point, points_inside
-from generate import bench_database_url
 from sqlalchemy import make_url, text
 
 from geoservice import db
@@ -258,21 +257,12 @@ def check(ports: dict[str, int], plan) -> dict[tuple[str, str], float]:
 
 def run(args) -> None:
     """The tipg comparison (bench/peer.py --peer tipg)."""
-    import shutil
+    from peer import CpuMeter, bench_database, load_generator, load_average, timed, warm_up
 
-    from peer import CpuMeter, load_average, timed, warm_up
-
-    wrk = shutil.which("wrk") if args.generator != "python" else None
-    if args.generator == "wrk" and not wrk:
-        raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
+    wrk = load_generator(args)
     print(f"machine: {machine()}")
     venv = tipg_venv()
-    url = bench_database_url(scratch_databases())
-    engine = db.make_engine(url)
-    with engine.connect() as conn:
-        count = conn.execute(text("SELECT count(*) FROM initiative WHERE status = 'published'")).scalar()
-    engine.dispose()
-    print(f"database: {count} published initiatives (synthetic, source=bench)")
+    url = bench_database()
     print(f"tipg {tipg_version(venv)} under uvicorn, {args.peer_workers} workers, TIPG_CATALOG_TTL=0; VIEWs "
           f"{INITIATIVES} (WGS84, GiST index on the expression) and {BUURTEN} (gap figures from the kept tables), "
           "bench database only, dropped afterwards")

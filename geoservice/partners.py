@@ -80,25 +80,24 @@ def _phone(value: object) -> str | None:
     return clean_phone(text) if text else None
 
 
-def _services(value: object) -> list[str]:
+def _keys(value: object, to_keys, what: str, example: str) -> list[str]:
+    """Vocabulary keys from a list, or from one text separated by ';' or ','; to_keys raises on unknown ones."""
     if value is None:
         return []
     if isinstance(value, str):
-        return vocab.services(re.split(r"[;,]", value))  # labels hold no ',' or ';'
+        return to_keys(re.split(r"[;,]", value))  # labels hold no ',' or ';'
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise Invalid("moet een lijst van diensten zijn, bijvoorbeeld [advies, training]")
-    return vocab.services(value)
+        raise Invalid(f"moet een lijst van {what} zijn, bijvoorbeeld {example}")
+    return to_keys(value)
+
+
+def _services(value: object) -> list[str]:
+    return _keys(value, vocab.services, "diensten", "[advies, training]")
 
 
 def _themes(value: object) -> list[str]:
     """The initiative themes a partner supports; none (absent or empty) means every theme."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return vocab.themes(re.split(r"[;,]", value))  # labels hold no ',' or ';'
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise Invalid("moet een lijst van thema's zijn, bijvoorbeeld [energie_klimaat, wonen]")
-    return vocab.themes(value)
+    return _keys(value, vocab.themes, "thema's", "[energie_klimaat, wonen]")
 
 
 def validate_partner(number: int, raw: object) -> tuple[CleanPartner | None, list[tuple[str, str]]]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import math
 import os
 import statistics
 import subprocess
@@ -49,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from geoservice import db
 from geoservice.analysis import gaps
+from geoservice.tiles import tile_at
 
 LOAD_DB = "geoservice_scale_load"
 BUDGETS = {"gaps": 3.0, "nearby": 5.0, "load": 60.0, "rss": 250.0, "tile": 50.0}
@@ -136,18 +136,11 @@ def load_budget(cbs_file: Path) -> list[str]:
         server.drop(LOAD_DB)
 
 
-def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2 ** z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return x, y
-
-
 def tile_budget(port: int, points) -> str | None:
     if not (ROOT / "geoservice" / "tiles.py").exists():
         print("  ----  buurt tile at z 12: not built yet (geoservice/tiles.py does not exist)")
         return None
-    tiles = list(dict.fromkeys(tile_xy(lon, lat, 12) for lon, lat in points))[:200]
+    tiles = list(dict.fromkeys(tile_at(lon, lat, 12) for lon, lat in points))[:200]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     times, statuses, sizes = [], {}, []
     for x, y in tiles:

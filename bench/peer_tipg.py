@@ -20,7 +20,6 @@ buurten that touch only the buffer). Then interleaved rounds; requests/s, p50/p9
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from _mvt import EXTENT, decode, first_point, points_inside
 from sqlalchemy import make_url, text
 
 from geoservice import db
+from geoservice.tiles import tile_at
 
 PINS = ("tipg==1.6.1", "uvicorn[standard]==0.55.0", "asyncpg==0.32.0", "fastapi==0.165.0", "starlette==1.10.0")
 VENV = ROOT / "bench" / ".venv-tipg"
@@ -142,11 +142,6 @@ def start_tipg(venv: Path, url: str, workers: int, log, pg_env: dict[str, str]):
 
 
 # -- the requests ---------------------------------------------------------------------------------------------
-def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-
-
 def buurt_points(url: str, n: int, seed: int) -> list[tuple[float, float]]:
     """A point in each of n buurten of the active year (Baarn and Amsterdam in the bench data)."""
     engine = db.make_engine(url)
@@ -170,8 +165,8 @@ def scenarios(url: str, n_boxes: int) -> dict[str, dict[str, list[str]]]:
             "SELECT id FROM initiative WHERE status = 'published' ORDER BY random() LIMIT 200"))]
     engine.dispose()
     points = sample_points(url, 50, seed=27)
-    tiles = [(ZOOMS[i % 3], *tile_of(lon, lat, ZOOMS[i % 3])) for i, (lon, lat) in enumerate(points)]
-    btiles = sorted({(ZOOMS[i % 3], *tile_of(lon, lat, ZOOMS[i % 3]))
+    tiles = [(ZOOMS[i % 3], *tile_at(lon, lat, ZOOMS[i % 3])) for i, (lon, lat) in enumerate(points)]
+    btiles = sorted({(ZOOMS[i % 3], *tile_at(lon, lat, ZOOMS[i % 3]))
                      for i, (lon, lat) in enumerate(buurt_points(url, 60, seed=29))})[:50]
     coll = f"/collections/public.{INITIATIVES}"
     return {

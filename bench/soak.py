@@ -26,7 +26,6 @@ import argparse
 import csv
 import http.client
 import json
-import math
 import multiprocessing as mp
 import os
 import random
@@ -42,6 +41,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geoservice import accounts, db
+from geoservice.tiles import tile_at
 
 SOAK_DB = "geoservice_soak"
 MIX = (("read", 40), ("move", 25), ("submit", 20), ("partner", 15))
@@ -108,8 +108,7 @@ def read_paths(points, baarn, rng: random.Random) -> str:
         if kind == 4:  # buurten with their gap figures: the bench data has buurten in Baarn (and Amsterdam)
             lon, lat = 5.2878 + rng.uniform(-0.03, 0.03), 52.2165 + rng.uniform(-0.02, 0.02)
         z = 13 if kind == 3 else 12
-        x = int((lon + 180) / 360 * 2**z)
-        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**z)
+        x, y = tile_at(lon, lat, z)
         return f"/tiles/{'initiatives' if kind == 3 else 'buurten'}/{z}/{x}/{y}.mvt"
     if kind == 5:
         return f"/initiatief/{rng.choice(baarn)}"

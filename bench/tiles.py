@@ -7,7 +7,6 @@ one warm-up request; p50/p95 over --repeat requests; plus the 304 answer to a ma
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 
@@ -17,14 +16,10 @@ from sqlalchemy import text
 
 from geoservice import create_app
 from geoservice.config import Settings
+from geoservice.tiles import tile_at
 
 BUDGET_MS = {"buurten": 50}
 PLACES = {"Amsterdam centrum": (4.8926, 52.3731), "Utrecht": (5.1214, 52.0907), "Baarn": (5.2878, 52.2165)}
-
-
-def tile_at(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
 
 
 def timed(client, path: str, repeat: int, headers=None) -> tuple[list[float], object]:

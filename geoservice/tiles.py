@@ -55,6 +55,12 @@ def tile_lonlat_bounds(z: int, x: int, y: int) -> tuple[float, float, float, flo
     return x / 2**z * 360 - 180, lat(y + 1), (x + 1) / 2**z * 360 - 180, lat(y)
 
 
+def tile_at(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The tile (x, y) holding a WGS84 point at zoom z (the slippy-map tile scheme): tile_lonlat_bounds' inverse."""
+    n = 2**z
+    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+
 def _near_the_netherlands(z: int, x: int, y: int) -> bool:
     west, south, east, north = tile_lonlat_bounds(z, x, y)
     nl_west, nl_south, nl_east, nl_north = queries.NL_LONLAT

@@ -27,6 +27,7 @@ from geoservice.cli import main
 from geoservice.db import make_engine
 
 from .conftest import settings_for
+from .test_tiles import tile_at
 from .helpers import BUURT_GEOM, QuietHandler, add_partner, add_service_area, make_initiative, serving
 
 XSS = (
@@ -481,7 +482,7 @@ def valid_values(site: Site, collection: str | None = None) -> dict[str, str]:
     initiative = str(site.initiatives[site.payloads[0]])
     feature = {"gemeenten": BAARN, "wijken": site.home_wijk, "buurten": site.home,
                "initiatives": initiative, "service_areas": str(site.areas[site.payloads[0]])}
-    tile_x, tile_y = _tile_at(*SEARCH, TILE_ZOOM)
+    tile_x, tile_y = tile_at(*SEARCH, TILE_ZOOM)
     return {"lat": str(SEARCH[1]), "lon": str(SEARCH[0]), "gemeente": BAARN, "code": site.home,
             "initiative_id": initiative, "partner_id": str(site.partners[site.payloads[0]]),
             "collection_id": collection or "initiatives", "feature_id": feature.get(collection, initiative),
@@ -491,12 +492,6 @@ def valid_values(site: Site, collection: str | None = None) -> dict[str, str]:
 TILE_ZOOM = 12  # a buurt tile over the searched point has content: a 200
 
 
-def _tile_at(lon: float, lat: float, z: int) -> tuple[int, int]:
-    """The slippy-map tile (x, y) holding a WGS84 point at zoom z."""
-    import math
-
-    n = 2**z
-    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
 
 
 def api_requests(site: Site):

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import ImportRefused
 from ..initiatives import RawRecord
 from ..models import RD_NEW, WGS84
-from .tables import as_text, read_table
+from .tables import as_text, read_table, read_utf8
 
 JSON_SUFFIXES = (".geojson", ".json")
 # Folded column name -> field. Folding: lower case, accents dropped, spaces and dashes become '_'.
@@ -103,14 +103,7 @@ def _starts_like_json(path: Path) -> bool:
 
 
 def _read_json(path: Path) -> ReadResult:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportRefused(f"{path} kan niet worden gelezen: {exc.strerror or exc}.") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportRefused(f"{path.name} is geen UTF-8-tekst; JSON en GeoJSON zijn altijd UTF-8.") from None
+    text = read_utf8(path, "; JSON en GeoJSON zijn altijd UTF-8")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -40,6 +40,7 @@ from ..queries.gaps import refresh_coverage
 from ..queries.service_areas import (BuiltArea, build_service_area, delete_service_areas, insert_service_area,
                                      stored_service_areas, update_service_area)
 from .report import ImportReport, Problem
+from .tables import read_utf8
 
 YAML_SUFFIXES = (".yaml", ".yml")
 LOCK_KEY = "geoservice.import.partners"  # two imports at once would match partners against stale rows
@@ -84,14 +85,7 @@ class _Plan:
 
 def read_partner_file(path: Path) -> tuple[list, list[str]]:
     """The raw partner mappings of a YAML or JSON file, plus notes; ImportRefused when the file is unusable."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportRefused(f"{path} kan niet worden gelezen: {exc.strerror or exc}.") from None
-    try:
-        content = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportRefused(f"{path.name} is geen UTF-8-tekst.") from None
+    content = read_utf8(path)
     suffix = path.suffix.lower()
     as_json = suffix == ".json" or (suffix not in YAML_SUFFIXES and content.lstrip().startswith(("{", "[")))
     doc = _parse_json(content, path.name) if as_json else _parse_yaml(content, path.name)

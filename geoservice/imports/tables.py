@@ -72,6 +72,14 @@ def _read_bytes(path: Path) -> bytes:
         raise ImportRefused(f"{path} kan niet worden gelezen: {exc.strerror or exc}.") from None
 
 
+def read_utf8(path: Path, hint: str = "") -> str:
+    """A JSON or YAML file's text (UTF-8, a BOM allowed); ImportRefused naming the file otherwise. hint: why."""
+    try:
+        return _read_bytes(path).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportRefused(f"{path.name} is geen UTF-8-tekst{hint}.") from None
+
+
 def decode_text(data: bytes, filename: str) -> tuple[str, str]:
     """Text and the name of the encoding assumed: UTF-8 (with or without BOM), else Windows-1252."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):

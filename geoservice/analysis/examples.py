@@ -8,6 +8,10 @@ a notice, downloads in a `demo_data` column or a `demo` member.
 from __future__ import annotations
 
 from ..queries import trust as queries
+from .versioned import PerDataVersion
+
+# two counts over every published initiative: asked by every dashboard and download, so kept per data version
+TOTALS = PerDataVersion(size=4)
 
 
 def _number(n: int) -> str:
@@ -22,7 +26,7 @@ def _part(examples: int, total: int, one: str, many: str, where: str = "") -> st
 
 def example_figures(conn) -> dict:
     """Published initiatives and partners (with a service area), all and examples; demo_data and a Dutch note."""
-    totals = queries.example_totals(conn)
+    totals = TOTALS.get(conn, None, lambda: queries.example_totals(conn))
     demo = bool(totals["initiatives_example"] or totals["partners_example"])
     return {**totals, "demo_data": demo, "note": note(totals) if demo else None}
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..errors import InvalidParameter, NotFound, ServiceUnavailable
@@ -26,9 +24,9 @@ from ..queries import gaps as queries
 from ..queries import need as need_queries
 from ..queries import trust as trust_queries
 from ..queries.areas import active_year
-from ..queries.common import data_version
 from ..vocab import INITIATIVE_KINDS, SERVICES, THEMES
 from . import need as need_analysis
+from .versioned import PerDataVersion
 
 STATUSES = ("white_spot", "no_initiative", "no_support", "ok", "low_population", "unknown")
 STATUS_LABELS = {
@@ -268,34 +266,15 @@ def _summaries(conn, jaar: int, params: GapParams, code: str | None) -> list[dic
     return rows
 
 
-class SummaryCache:
-    """The national table per database, data version and parameters, in this process (the latest `size`).
+class SummaryCache(PerDataVersion):
+    """Tables (lists of rows) per database, data version and parameters; each caller gets its own copy of the rows.
 
     The national page and /api/v1/gaps/summary are the most visited answers that take a second to make;
-    they change only when the data version does (every committed write of map data, migration 0006). The
-    version is read before the table is made: a write committed in between can only make the table newer
-    than its key, never older, and the next request after it sees the new version.
+    they change only when the data version does.
     """
 
-    def __init__(self, size: int = 16):
-        self.size = size
-        self._rows: OrderedDict[tuple, list[dict]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, conn, params: GapParams, make) -> list[dict]:
-        bind = conn.get_bind() if hasattr(conn, "get_bind") else conn.engine
-        key = (str(bind.url), data_version(conn), params)
-        with self._lock:
-            rows = self._rows.get(key)
-            if rows is not None:
-                self._rows.move_to_end(key)
-        if rows is None:
-            rows = make()
-            with self._lock:
-                self._rows[key] = rows
-                while len(self._rows) > self.size:
-                    self._rows.popitem(last=False)
-        return [copy.copy(row) for row in rows]  # callers may change their copy (of a row: dict or list)
+    def get(self, conn, params, make) -> list[dict]:
+        return [copy.copy(row) for row in super().get(conn, params, make)]  # callers may change their rows
 
 
 NATIONAL_SUMMARIES = SummaryCache()

@@ -10,12 +10,10 @@ are computed once per data version and year, and each request only weighs them.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 
 from ..errors import InvalidParameter
 from ..queries import need as queries
-from ..queries.common import data_version
+from .versioned import PerDataVersion
 
 INDICATOR_KEYS = tuple(i.key for i in queries.INDICATORS)
 DEFAULT_NEED = tuple((key, 1.0) for key in INDICATOR_KEYS)
@@ -102,31 +100,8 @@ def need_text(need: tuple[tuple[str, float], ...]) -> str:
 
 # --- scores per data version ----------------------------------------------------------------------
 
-class ScoreCache:
-    """Each unit's indicator scores per database, data version and year, in this process (the latest `size`)."""
-
-    def __init__(self, size: int = 4):
-        self.size = size
-        self._scores: OrderedDict[tuple, dict] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, conn, jaar: int) -> dict[str, dict]:
-        bind = conn.get_bind() if hasattr(conn, "get_bind") else conn.engine
-        key = (str(bind.url), data_version(conn), jaar)
-        with self._lock:
-            scores = self._scores.get(key)
-            if scores is not None:
-                self._scores.move_to_end(key)
-                return scores
-        scores = {level: queries.unit_scores(conn, jaar, level) for level in queries.LEVELS}
-        with self._lock:
-            self._scores[key] = scores
-            while len(self._scores) > self.size:
-                self._scores.popitem(last=False)
-        return scores
-
-
-SCORES = ScoreCache()
+# each unit's indicator scores per database, data version and year
+SCORES = PerDataVersion(size=4)
 
 
 def weighted(scores: dict[str, float], need: tuple[tuple[str, float], ...]) -> float | None:
@@ -139,9 +114,14 @@ def weighted(scores: dict[str, float], need: tuple[tuple[str, float], ...]) -> f
     return total / weights if weights else None
 
 
+def unit_scores(conn, jaar: int) -> dict[str, dict]:
+    """Each unit's indicator scores by level, made once per data version and year."""
+    return SCORES.get(conn, jaar, lambda: {level: queries.unit_scores(conn, jaar, level) for level in queries.LEVELS})
+
+
 def add_need(conn, jaar: int, units: list[dict], need: tuple[tuple[str, float], ...]) -> None:
     """Set need, need_source, need_scores and priority on each unit (dicts from gaps.gap_units), in place."""
-    scores = SCORES.get(conn, jaar)
+    scores = unit_scores(conn, jaar)
     requested = {key for key, weight in need if weight > 0}
     for unit in units:
         parent, own = scores[unit["level"]].get(unit["code"], (None, {}))

@@ -17,7 +17,7 @@ from _common import DATA, ScratchDatabases, machine, scratch_databases
 from geoservice import db
 from geoservice.cbs.loader import load_cbs, shipped_files
 from geoservice.demo import SpreadPlan, generate_initiatives, generate_partners
-from geoservice.queries.gaps import refresh_kept
+from geoservice.analysis.kept import refresh_all
 
 BENCH_DB = "geoservice_bench"
 
@@ -36,7 +36,7 @@ def build(server: ScratchDatabases, initiatives: int, seed: int, partners: int =
             count = generate_initiatives(conn, plans, source="bench", seed=seed, status_mix=False)
             areas = generate_partners(conn, partners, areas_per_partner, source="bench", seed=seed)
             generated = time.perf_counter()
-            refresh_kept(conn)  # the gap analysis' coverage and counts per unit, as every writer keeps them
+            refresh_all(conn)  # the gap analysis' coverage, counts and need per unit, as every writer keeps them
             refreshed = time.perf_counter()
         # Fresh statistics, or the planner misjudges the new rows (ANALYZE in a committed transaction).
         with engine.begin() as conn:
@@ -58,7 +58,7 @@ def bench_database_url(server: ScratchDatabases) -> str:
     engine = db.make_engine(url)
     try:
         with engine.begin() as conn:
-            refresh_kept(conn)  # a no-op unless a migration or another writer left it stale
+            refresh_all(conn)  # a no-op unless a migration or another writer left it stale
     finally:
         engine.dispose()
     return url

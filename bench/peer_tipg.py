@@ -5,7 +5,7 @@ VIEWs made in the bench database only and dropped at the end: the published init
 columns and the geometry in WGS84 (a GiST index on that expression, so that its bbox filter is index-backed
 and it returns exactly our ids per box; on the RD table it pads the box), and the buurten of the active year
 with the gap figures our buurt tiles carry, read from the same tables kept on write (gap_counts,
-gap_coverage) — an equivalent view. tipg runs at its best fair setting: TIPG_CATALOG_TTL=0 (no catalog
+gap_coverage, gap_need) — an equivalent view. tipg runs at its best fair setting: TIPG_CATALOG_TTL=0 (no catalog
 refresh), its tiles asked for our tile properties only (?properties=…), `--peer-workers` uvicorn workers
 (2 on 2 cores was its best). Ours runs under gunicorn with `--workers` sync workers, twice: once with the
 tile cache off (cold: every tile made by PostGIS) and once with it on (warm), side by side.
@@ -33,6 +33,7 @@ from _mvt import EXTENT, decode, first_point, points_inside
 from sqlalchemy import make_url, text
 
 from geoservice import db
+from geoservice.queries import tiles as tiles_queries
 from geoservice.tiles import tile_at
 
 PINS = ("tipg==1.6.1", "uvicorn[standard]==0.55.0", "asyncpg==0.32.0", "fastapi==0.165.0", "starlette==1.10.0")
@@ -42,7 +43,7 @@ INDEX = "peer_tipg_initiative_geom_4326"
 PUBLIC_COLUMNS = ("id, name, kind, themes, description, website, address, postcode, gemeentecode, wijkcode, "
                   "buurtcode, last_verified, location_precision")
 TILE_PROPERTIES = {"initiatives": "id,name,kind,themes",
-                   "buurten": "code,naam,aantal_inwoners,status,n_initiatives,n_nearby,coverage"}
+                   "buurten": "code,naam,aantal_inwoners,status,n_initiatives,n_nearby,coverage,need,priority"}
 # ours / tipg, median requests/s over the rounds; the tile targets are judged with our caches cold.
 TARGETS = {"bbox": 2.0, "item": 1.5, "tile": 1.5, "buurt-tile": 1.5}
 ZOOMS = (12, 13, 14)
@@ -66,11 +67,8 @@ def tipg_version(venv: Path) -> str:
 
 
 # The status of the gap analysis (analysis.gaps.status_of) with its default parameters, in SQL.
-_STATUS = """CASE WHEN b.aantal_inwoners IS NULL THEN 'unknown'
-                  WHEN b.aantal_inwoners < :min_inwoners THEN 'low_population'
-                  WHEN coalesce(gn.n_nearby, 0) = 0 THEN
-                       CASE WHEN coalesce(gc.coverage, 0) < :covered THEN 'white_spot' ELSE 'no_initiative' END
-                  WHEN coalesce(gc.coverage, 0) < :covered THEN 'no_support' ELSE 'ok' END"""
+# The status as our tiles compute it (queries.tiles.STORED_STATUS, over a unit `a` and the kept tables gn, gc).
+_STATUS = tiles_queries.STORED_STATUS
 
 
 def create_views(url: str) -> None:
@@ -86,13 +84,15 @@ def create_views(url: str) -> None:
         status = _STATUS.replace(":min_inwoners", str(int(analysis.MIN_INWONERS["default"]))).replace(
             ":covered", repr(float(analysis.COVERED)))
         conn.execute(text(f"""CREATE OR REPLACE VIEW {BUURTEN} AS
-            SELECT b.code, b.naam, b.aantal_inwoners, {status} AS status,
+            SELECT a.code, a.naam, a.aantal_inwoners, {status} AS status,
                    coalesce(gn.n_inside, 0) AS n_initiatives, coalesce(gn.n_nearby, 0) AS n_nearby,
                    CAST(round(CAST(least(greatest(coalesce(gc.coverage, 0), 0), 1) AS numeric), 3) AS float8) AS coverage,
-                   b.geom
-            FROM buurt AS b JOIN cbs_jaar AS j ON j.jaar = b.jaar AND j.is_active
-            LEFT JOIN gap_counts AS gn ON gn.jaar = b.jaar AND gn.code = b.code
-            LEFT JOIN gap_coverage AS gc ON gc.jaar = b.jaar AND gc.code = b.code"""))
+                   nd.need, CASE WHEN {status} = 'white_spot' THEN nd.white_spot_priority END AS priority,
+                   a.geom
+            FROM buurt AS a JOIN cbs_jaar AS j ON j.jaar = a.jaar AND j.is_active
+            LEFT JOIN gap_counts AS gn ON gn.jaar = a.jaar AND gn.code = a.code
+            LEFT JOIN gap_coverage AS gc ON gc.jaar = a.jaar AND gc.code = a.code
+            LEFT JOIN gap_need AS nd ON nd.jaar = a.jaar AND nd.code = a.code"""))
         conn.execute(text("ANALYZE initiative"))
     engine.dispose()
 
@@ -227,7 +227,7 @@ def check(ports: dict[str, int], plan) -> dict[tuple[str, str], float]:
                          (o[i]["properties"]["name"], o[i]["properties"]["kind"]) for i in t):
                     mismatches.append(f"{where}: other names or kinds")
             else:
-                keys = ("status", "n_initiatives", "n_nearby", "coverage", "aantal_inwoners", "naam")
+                keys = ("status", "n_initiatives", "n_nearby", "coverage", "aantal_inwoners", "naam", "need", "priority")
                 t = {f["properties"]["code"]: f["properties"] for f in next(iter(decode(theirs).values()), [])}
                 o = {f["properties"]["code"]: f["properties"] for f in decode(ours).get("buurten", [])}
                 features += len(t)
@@ -244,7 +244,7 @@ def check(ports: dict[str, int], plan) -> dict[tuple[str, str], float]:
         what = {"bbox": "same ids in the same order and the same numberMatched",
                 "item": "same ids, positions within 1e-6°",
                 "tile": "same points inside each tile (ours also carry the 64-unit buffer), same names and kinds",
-                "buurt-tile": f"same buurten with the same status, counts and coverage (ours {extra} more in "
+                "buurt-tile": f"same buurten with the same status, counts, coverage, need and priority (ours {extra} more in "
                               "the tile buffers)"}[kind]
         print(f"  {kind}: {len(answers['tipg'])} requests, {features} features from tipg; {what}")
     return sizes

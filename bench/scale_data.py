@@ -43,7 +43,7 @@ from geoservice.demo import (
     generate_initiatives,
     generate_partners,
 )
-from geoservice.queries.gaps import refresh_kept
+from geoservice.analysis.kept import refresh_all
 
 OUT = ROOT / "bench" / "out"
 SCALE_FILE = OUT / "wijkenbuurten_2024_synthetisch.gpkg"
@@ -200,7 +200,7 @@ def build_database(server: ScratchDatabases, dbname: str, cbs_file: Path, *, ini
                                          status_mix=False)
             areas = generate_partners(conn, partners, areas_per_partner, source="bench", seed=seed)
             generated = time.perf_counter()
-            refresh_kept(conn)
+            refresh_all(conn)
             refreshed = time.perf_counter()
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")

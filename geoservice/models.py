@@ -260,6 +260,30 @@ class GapCountsStale(Base):
     marked_xid: Mapped[int] = mapped_column(BigInteger, nullable=False, comment="the transaction that marked it")
 
 
+# --- Need kept on write (migration 0013; filled by analysis.need.refresh_kept_need) ---
+
+class GapNeed(Base):
+    """Per unit of the active year: need with the default weights, and its priority were it a white spot."""
+
+    __tablename__ = "gap_need"
+
+    jaar: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), primary_key=True, comment="buurt or wijk code")
+    need: Mapped[float | None] = mapped_column(
+        Float, comment="need with every indicator at weight 1 (0..1, 4 decimals); null: none")
+    white_spot_priority: Mapped[float | None] = mapped_column(
+        Float, comment="the priority when the unit is a white spot: aantal_inwoners × need, 1 decimal")
+
+
+class GapNeedStale(Base):
+    """A change of buurten, wijken or the active year since the last refresh of gap_need (set by triggers)."""
+
+    __tablename__ = "gap_need_stale"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    marked_xid: Mapped[int] = mapped_column(BigInteger, nullable=False, comment="the transaction that marked it")
+
+
 # --- Anonymous demand of "Hulp bij je plan" (migration 0009; written by geoservice.support) ---
 
 class SupportDemand(Base):

@@ -105,14 +105,19 @@ def render_tile(conn, layer: str, z: int, x: int, y: int, *, tolerance: float | 
     if layer == "initiatives":
         return queries.initiative_tile(conn, z, x, y)
     tolerance = queries.tolerance_m(z) if tolerance is None else tolerance
-    # Need and priority are ranks over the whole level (analysis.need, kept per data version in Python), so the
-    # figures are joined in Python rather than read in the tile's own statement (area_tile takes them as arrays).
-    jaar, fresh = queries.tile_context(conn)
-    if jaar is None:
-        return b""
-    # both kept tables fresh: gap_figures need not ask again (one round trip fewer per tile)
-    known = gap_queries.KeptFresh(coverage=True, counts=True) if fresh else None
-    figures = gap_figures(conn, layer, z, x, y, jaar, known) if layer in WITH_STATUS else None
+    if layer in WITH_STATUS:
+        # One round trip when the figures kept on write (coverage, counts, need) are fresh, as after every write
+        # through the service; else they are computed for this tile's units (need, a rank over the whole level,
+        # by analysis.need in Python) and handed to the tile's statement.
+        jaar, fresh, data = queries.area_tile_stored(conn, layer, z, x, y, tolerance=tolerance,
+                                                     min_inwoners=DEFAULT_GAPS.min_inwoners, covered=analysis.COVERED)
+        if fresh or jaar is None:
+            return data
+        figures = gap_figures(conn, layer, z, x, y, jaar)
+    else:
+        jaar, figures = queries.tile_context(conn)[0], None
+        if jaar is None:
+            return b""
     return queries.area_tile(conn, layer, z, x, y, jaar=jaar, figures=figures, tolerance=tolerance)
 
 

@@ -170,6 +170,35 @@ def test_figures_loaded_later_are_ranked_and_derived(fresh_db_url, engine_for):
         check_units(conn, BAARN, dict(DEFAULT_NEED))
 
 
+def test_need_kept_on_write_is_what_the_analysis_computes_for_every_unit(fresh_db_url, engine_for):
+    """gap_need (what the area tiles read in their one statement): after a change of CBS figures it is marked
+    stale, and refresh_all (what every writer of CBS areas calls) makes it exactly the need and the white-spot
+    priority the analysis computes, for every buurt and wijk of the year."""
+    from geoservice.analysis.kept import refresh_all
+    from geoservice.queries.need import kept_need_is_fresh
+
+    engine = engine_for(fresh_db_url)
+    with engine.begin() as conn:
+        refresh_all(conn)
+        assert kept_need_is_fresh(conn)
+        conn.execute(text("UPDATE buurt SET pct_65plus = 1 WHERE jaar = 2024 AND code = 'BU03080007'"))
+        assert not kept_need_is_fresh(conn)  # the trigger marked it
+        assert refresh_all(conn).need > 500
+        assert kept_need_is_fresh(conn)
+    with engine.connect() as conn:
+        kept = {row.code: (row.need, row.white_spot_priority)
+                for row in conn.execute(text("SELECT code, need, white_spot_priority FROM gap_need"))}
+        for level in ("buurt", "wijk"):
+            units = gap_units(conn, GapParams(level=level))
+            assert units and all(u["code"] in kept for u in units)
+            for unit in units:
+                need, priority = kept[unit["code"]]
+                assert need == unit["need"], unit["code"]
+                if unit["status"] == "white_spot":
+                    assert priority == unit["priority"], unit["code"]
+        assert kept["BU03080007"][0] < 0.9  # the change is in: Amaliapark no longer has the most elderly
+
+
 # --- the parameter ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("raw", "expected"), [

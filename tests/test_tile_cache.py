@@ -105,7 +105,7 @@ def test_area_tiles_carry_the_same_figures_from_the_kept_tables_as_computed_on_t
     """The one-statement path (figures kept on write, status in SQL) and the computed one agree exactly."""
     from sqlalchemy import text
 
-    from geoservice.queries.gaps import refresh_kept
+    from geoservice.analysis.kept import refresh_all
     from geoservice.tiles import render_tile
 
     engine = engine_for(fresh_db_url)
@@ -116,37 +116,61 @@ def test_area_tiles_carry_the_same_figures_from_the_kept_tables_as_computed_on_t
         add_service_area(conn, partner, "Rond het station",
                          "ST_Buffer(ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 28992), 900)",
                          lon=BAARN[0], lat=BAARN[1])
-        refresh_kept(conn)
+        refresh_all(conn)
     x, y = tile_at(*BAARN, z)
     with engine.connect() as conn:
         stored = decode(render_tile(conn, layer, z, x, y))[layer]
-        conn.execute(text("INSERT INTO gap_counts_stale (location, marked_xid) VALUES (NULL, txid_current())"))
-        computed = decode(render_tile(conn, layer, z, x, y))[layer]  # a mark: the figures computed here
-        conn.rollback()
+        computed = {}
+        for stale in ("gap_counts_stale (location, marked_xid) VALUES (NULL, txid_current())",
+                      "gap_need_stale (marked_xid) VALUES (txid_current())"):
+            conn.execute(text(f"INSERT INTO {stale}"))
+            computed[stale] = decode(render_tile(conn, layer, z, x, y))[layer]  # a mark: the figures computed here
+            conn.rollback()
     by_code = lambda features: {f["properties"]["code"]: f["properties"] for f in features}  # noqa: E731
-    assert by_code(stored) == by_code(computed)
+    for other in computed.values():
+        assert by_code(stored) == by_code(other)
     statuses = {p["status"] for p in by_code(stored).values()}
     assert len(statuses) >= 2, statuses  # the comparison covers more than one status
     assert any(p["n_nearby"] for p in by_code(stored).values())
+    baarn = [p for code, p in by_code(stored).items() if code[2:6] == "0308"]
+    assert baarn and all(0 <= p["need"] <= 1 for p in baarn)  # every unit of Baarn has CBS figures
+    assert all(("priority" in p) == (p["status"] == "white_spot") for p in by_code(stored).values())
 
 
-def test_a_buurt_tile_with_its_gap_figures_costs_few_statements(app_for, baarn_db, engine_for):
-    """The first tile of a data version also ranks the need indicators (kept per data version); the next one reads
-    the data version, the year and freshness, the kept figures of its units, and draws: four statements."""
-    from geoservice.queries.gaps import refresh_kept
+def test_a_buurt_tile_with_its_gap_figures_is_one_statement(app_for, baarn_db, engine_for):
+    """With the figures kept on write fresh (as after any write through the service) a buurt tile reads its year,
+    freshness, gap figures, need and priority and draws in one statement; no tile ranks the need indicators."""
+    from geoservice.analysis.kept import refresh_all
 
     with engine_for(baarn_db).begin() as conn:
-        refresh_kept(conn)  # the figures kept on write are fresh, as after any write through the service
+        refresh_all(conn)
     app = app_for(baarn_db, tile_cache_mb=0)
     client, seen = app.test_client(), statements(app)
     x, y = tile_at(*BAARN, 13)
-    response = client.get(f"/tiles/buurten/13/{x}/{y}.mvt")
-    assert response.status_code == 200
-    assert {f["properties"]["status"] for f in decode(response.data)["buurten"]} <= {
-        "ok", "no_support", "no_initiative", "white_spot", "low_population", "unknown"}
-    assert any("percent_rank" in sql for sql in seen)  # need scores, once per data version
+    client.get(f"/tiles/buurten/13/{x}/{y}.mvt")  # the first request also reads the data version (ETags)
     seen.clear()
     response = client.get(f"/tiles/buurten/13/{x + 1}/{y}.mvt")
-    assert response.status_code in (200, 204)
+    assert response.status_code == 200
+    features = decode(response.data)["buurten"]
+    assert {f["properties"]["status"] for f in features} <= {
+        "ok", "no_support", "no_initiative", "white_spot", "low_population", "unknown"}
+    assert any("need" in f["properties"] for f in features)
     assert not any("percent_rank" in sql for sql in seen), seen
-    assert len(seen) == 4, seen
+    assert len(seen) == 1, seen
+
+
+def test_a_buurt_tile_while_need_is_stale_ranks_once_per_data_version(app_for, baarn_db, engine_for):
+    """A change of the CBS areas that no refresh saw (a script, a restore): the tiles rank the indicators
+    themselves, once per data version, and still carry need."""
+    from sqlalchemy import text
+
+    with engine_for(baarn_db).begin() as conn:
+        conn.execute(text("INSERT INTO gap_need_stale (marked_xid) VALUES (txid_current())"))
+    app = app_for(baarn_db, tile_cache_mb=0)
+    client, seen = app.test_client(), statements(app)
+    x, y = tile_at(*BAARN, 13)
+    for dx in (0, 1):
+        response = client.get(f"/tiles/buurten/13/{x + dx}/{y}.mvt")
+        assert response.status_code == 200
+        assert any("need" in f["properties"] for f in decode(response.data)["buurten"])
+    assert sum("percent_rank" in sql for sql in seen) == 2  # buurt and wijk level, for the first tile only

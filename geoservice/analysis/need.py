@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..errors import InvalidParameter
 from ..queries import need as queries
+from ..queries.areas import active_year
 from .versioned import PerDataVersion
 
 INDICATOR_KEYS = tuple(i.key for i in queries.INDICATORS)
@@ -121,7 +122,11 @@ def unit_scores(conn, jaar: int) -> dict[str, dict]:
 
 def add_need(conn, jaar: int, units: list[dict], need: tuple[tuple[str, float], ...]) -> None:
     """Set need, need_source, need_scores and priority on each unit (dicts from gaps.gap_units), in place."""
-    scores = unit_scores(conn, jaar)
+    apply_need(unit_scores(conn, jaar), units, need)
+
+
+def apply_need(scores: dict[str, dict], units: list[dict], need: tuple[tuple[str, float], ...]) -> None:
+    """add_need with the scores (unit_scores) given."""
     requested = {key for key, weight in need if weight > 0}
     for unit in units:
         parent, own = scores[unit["level"]].get(unit["code"], (None, {}))
@@ -141,6 +146,28 @@ def add_need(conn, jaar: int, units: list[dict], need: tuple[tuple[str, float], 
                             if unit["status"] == "white_spot" and value is not None and unit["aantal_inwoners"]
                             else None)
         unit["need_scores"] = counted
+
+
+def refresh_kept_need(conn) -> int | None:
+    """Bring gap_need (migration 0013) up to date with the CBS areas of the active year: every unit's need with
+    the default weights and its priority as a white spot, exactly as add_need makes them. Runs in the caller's
+    transaction (a writer of CBS areas calls it before committing); None when nothing was marked, else the rows.
+
+    The scores are made here, not taken from SCORES: that memo is keyed by the data version, which a writer's
+    transaction bumps only at its commit, so scores of uncommitted areas must never enter it.
+    """
+    marks = queries.need_marks(conn)
+    if not marks:
+        return None
+    jaar = active_year(conn)
+    rows = []
+    if jaar is not None:
+        scores = {level: queries.unit_scores(conn, jaar, level) for level in queries.LEVELS}
+        units = [{"level": level, "code": code, "aantal_inwoners": inwoners, "status": "white_spot"}
+                 for level, code, inwoners in queries.unit_populations(conn, jaar)]
+        apply_need(scores, units, DEFAULT_NEED)
+        rows = [(unit["code"], unit["need"], unit["priority"]) for unit in units]
+    return queries.replace_kept_need(conn, jaar, rows, marks)
 
 
 def reasons(scores: dict[str, float]) -> str:

@@ -21,7 +21,7 @@ from ..imports.tables import Table, read_table
 from ..models import LEVELS
 from ..queries import cbs_figures as queries
 from ..queries.areas import active_year
-from ..queries.gaps import refresh_kept
+from ..analysis.kept import refresh_all
 from .codes import parse_code
 from .reader import MEASURES, SENTINEL_MAX
 
@@ -197,7 +197,7 @@ def load_cbs_figures(engine: Engine, path: str | Path, *, year: int | None = Non
                 transaction.rollback()
             else:
                 # The gap analysis keeps figures per unit, and writes to CBS areas mark them stale: fresh at commit.
-                refresh_kept(conn)
+                refresh_all(conn)
                 transaction.commit()
         except BaseException:
             transaction.rollback()

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from ..errors import LoadError
 from ..models import AREA_MODELS, LEVELS, RD_NEW, CbsJaar
 from ..queries.areas import assign_initiative_areas
-from ..queries.gaps import refresh_kept
+from ..analysis.kept import refresh_all
 from ..queries.service_areas import rebuild_code_service_areas, stale_code_service_areas
 from .reader import AreaRecord, FileReport, read_cbs_file
 
@@ -111,7 +111,7 @@ def load_cbs(engine: Engine, paths: list[str | Path], *, year: int | None = None
             summary.stale_service_areas = stale_code_service_areas(conn)
         # The gap analysis' stored figures per unit (partner coverage, initiative counts) follow new
         # boundaries and rebuilt areas (a no-op when the load changed nothing: triggers mark only real changes).
-        refresh_kept(conn)
+        refresh_all(conn)
     return summary
 
 
@@ -190,4 +190,4 @@ def set_active_year(conn: Connection, jaar: int) -> None:
     conn.execute(update(CbsJaar).where(CbsJaar.jaar == jaar).values(is_active=True))
     assign_initiative_areas(conn)
     rebuild_code_service_areas(conn)
-    refresh_kept(conn)
+    refresh_all(conn)

@@ -35,13 +35,13 @@ def ensure_database(settings: Settings, echo=click.echo) -> str:
 def _refresh_kept_figures(db, url: str, echo) -> None:
     """The gap analysis' figures kept on write, up to date: a migration that adds such a table marks it all
     stale, and a writer outside this service (a script, a restore) may have left marks. Nothing marked: a no-op."""
-    from ..queries.gaps import refresh_kept
+    from ..analysis.kept import refresh_all
 
     engine = db.make_engine(url)
     try:
         with engine.begin() as conn:
-            coverage, counts = refresh_kept(conn)
+            refreshed = refresh_all(conn)
     finally:
         engine.dispose()
-    if (coverage and coverage.full) or (counts and counts.full):
+    if refreshed.full:
         echo("Kengetallen van de gebiedsanalyse opnieuw berekend.")

@@ -125,3 +125,47 @@ def nearest_initiatives(conn, jaar: int, codes: list[str], kinds: tuple[str, ...
     rows = conn.execute(text(sql), {"jaar": jaar, "codes": list(codes), "kinds": list(kinds),
                                     "themes": list(themes), "far_m": far_m})
     return {row.code: {"id": row.id, "name": row.name, "distance_m": float(row.distance_m)} for row in rows}
+
+
+# --- need kept on write: gap_need (migration 0013; analysis.need.refresh_kept_need fills it) --------------
+
+_NEED_LOCK = "geoservice.gap_need"  # one refresh at a time: two would write the same units
+
+_POPULATIONS = """
+SELECT 'buurt' AS level, code, aantal_inwoners FROM buurt WHERE jaar = :jaar
+UNION ALL
+SELECT 'wijk', code, aantal_inwoners FROM wijk WHERE jaar = :jaar"""
+
+_ADD_NEED = """
+INSERT INTO gap_need (jaar, code, need, white_spot_priority)
+SELECT :jaar, * FROM unnest(CAST(:codes AS text[]), CAST(:needs AS float8[]), CAST(:priorities AS float8[]))"""
+
+
+def need_marks(conn) -> list[int]:
+    """The stale marks of gap_need (a change of buurten, wijken or the active year), after taking the refresh lock."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _NEED_LOCK})
+    return list(conn.execute(text("SELECT id FROM gap_need_stale")).scalars())
+
+
+def unit_populations(conn, jaar: int) -> list[tuple[str, str, int | None]]:
+    """(level, code, aantal_inwoners) of every buurt and wijk of the year."""
+    return [(row.level, row.code, row.aantal_inwoners) for row in conn.execute(text(_POPULATIONS), {"jaar": jaar})]
+
+
+def replace_kept_need(conn, jaar: int | None, rows: list[tuple[str, float | None, float | None]],
+                      marks: list[int]) -> int:
+    """gap_need := rows (code, need, white_spot_priority) of year jaar; the marks read are cleared. Returns rows."""
+    conn.execute(text("DELETE FROM gap_need"))
+    added = 0
+    if jaar is not None and rows:
+        codes, needs, priorities = (list(column) for column in zip(*rows))
+        added = conn.execute(text(_ADD_NEED), {"jaar": jaar, "codes": codes, "needs": needs,
+                                               "priorities": priorities}).rowcount
+    # Marks are rows of their own, never updated: the ones read are exactly the ones done.
+    conn.execute(text("DELETE FROM gap_need_stale WHERE id = ANY(CAST(:ids AS bigint[]))"), {"ids": marks})
+    return added
+
+
+def kept_need_is_fresh(conn) -> bool:
+    """May a reader take need from gap_need? Not while a change of the CBS areas is marked that no refresh saw."""
+    return not conn.execute(text("SELECT EXISTS (SELECT 1 FROM gap_need_stale)")).scalar()

@@ -70,6 +70,44 @@ features AS (
 )
 SELECT ST_AsMVT(features.*, :layer, :extent, 'geom') FROM features WHERE geom IS NOT NULL"""
 
+# The key gap figures from the tables kept on write, in the tile's one statement, when all three are fresh (else
+# the tile is made the other way: area_figures, analysis.need, area_tile): the status as analysis.gaps.status_of
+# defines it, coverage clamped to 0..1 and rounded half up to 3 decimals as tiles.gap_figures rounds it, need
+# with the default weights and the priority of a white spot as analysis.need.add_need makes them (gap_need).
+STORED_STATUS = """CASE WHEN a.aantal_inwoners IS NULL THEN 'unknown'
+         WHEN a.aantal_inwoners < :min_inwoners THEN 'low_population'
+         WHEN coalesce(gn.n_nearby, 0) = 0 THEN
+              CASE WHEN coalesce(gc.coverage, 0) < :covered THEN 'white_spot' ELSE 'no_initiative' END
+         WHEN coalesce(gc.coverage, 0) < :covered THEN 'no_support' ELSE 'ok' END"""
+_AREA_TILE_STORED = """
+WITH ctx AS (
+    SELECT (SELECT jaar FROM cbs_jaar WHERE is_active) AS jaar,
+           NOT EXISTS (SELECT 1 FROM gap_coverage_stale) AND NOT EXISTS (SELECT 1 FROM gap_counts_stale)
+           AND NOT EXISTS (SELECT 1 FROM gap_need_stale) AS fresh
+),
+env AS ({envelope}),
+units AS (
+    SELECT a.code, a.naam, a.aantal_inwoners, """ + STORED_STATUS + """ AS status,
+           coalesce(gn.n_inside, 0) AS n_initiatives, coalesce(gn.n_nearby, 0) AS n_nearby,
+           CAST(round(CAST(least(greatest(coalesce(gc.coverage, 0), 0), 1) AS numeric), 3) AS float8) AS coverage,
+           nd.need, nd.white_spot_priority,
+           ST_AsMVTGeom(ST_Transform(ST_Simplify(
+                            ST_ClipByBox2D(a.geom, env.rd), :tolerance, true), 3857),
+                        env.merc, :extent, :buffer, true) AS geom
+    FROM {table} AS a CROSS JOIN env CROSS JOIN ctx
+    LEFT JOIN gap_counts AS gn ON gn.jaar = ctx.jaar AND gn.code = a.code
+    LEFT JOIN gap_coverage AS gc ON gc.jaar = ctx.jaar AND gc.code = a.code
+    LEFT JOIN gap_need AS nd ON nd.jaar = ctx.jaar AND nd.code = a.code
+    WHERE ctx.fresh AND a.jaar = ctx.jaar AND a.geom && env.rd AND ST_Intersects(a.geom, env.rd)
+),
+features AS (
+    SELECT code, naam, aantal_inwoners, status, n_initiatives, n_nearby, coverage, need,
+           CASE WHEN status = 'white_spot' THEN white_spot_priority END AS priority, geom
+    FROM units WHERE geom IS NOT NULL
+)
+SELECT ctx.jaar, ctx.fresh, (SELECT ST_AsMVT(features.*, :layer, :extent, 'geom') FROM features)
+FROM ctx"""
+
 # Points are found and drawn in Web Mercator (the generated column and its index, migration 0012): neither the
 # tile nor the points are transformed per request.
 _INITIATIVE_TILE = """
@@ -128,6 +166,17 @@ def area_tile(conn, layer: str, z: int, x: int, y: int, *, jaar: int, tolerance:
                                     "coverage": columns["coverage"], "need": columns["need"],
                                     "priority": columns["priority"]}).scalar()
     return bytes(data or b"")
+
+
+def area_tile_stored(conn, layer: str, z: int, x: int, y: int, *, tolerance: float, min_inwoners: int,
+                     covered: float) -> tuple[int | None, bool, bytes]:
+    """(the active year, fresh, the tile): area_tile of the active year with the key gap figures read from the
+    tables kept on write, all in one round trip. Only for the default question, and only when those tables are
+    fresh: else the tile is b"" and must be made the other way."""
+    sql = _AREA_TILE_STORED.format(envelope=_ENVELOPE, table=AREA_TABLES[layer])
+    jaar, fresh, data = conn.execute(text(sql), {**_tile_params(z, x, y), "tolerance": tolerance, "layer": layer,
+                                                 "min_inwoners": min_inwoners, "covered": covered}).one()
+    return jaar, bool(fresh), bytes(data or b"")
 
 
 def tile_context(conn) -> tuple[int | None, bool]:

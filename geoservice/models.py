@@ -52,10 +52,17 @@ class CbsArea:
     )
     source: Mapped[str | None] = mapped_column(Text, comment="file or URL the row was loaded from")
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=RD_NEW, spatial_index=False), nullable=False)
+    # Made by PostgreSQL from geom, never written: what the vector tiles find, clip and draw (migration 0014).
+    geom_web_mercator = mapped_column(
+        Geometry("MULTIPOLYGON", srid=WEB_MERCATOR, spatial_index=False),
+        Computed(f"ST_Transform(geom, {WEB_MERCATOR})", persisted=True), deferred=True,
+        comment="geom in Web Mercator, generated: what the vector tiles find, clip and draw, without a transform "
+                "per request")
 
     @declared_attr.directive
     def __table_args__(cls):
-        return (Index(f"{cls.__tablename__}_geom_idx", "geom", postgresql_using="gist"),)
+        return (Index(f"{cls.__tablename__}_geom_idx", "geom", postgresql_using="gist"),
+                Index(f"{cls.__tablename__}_web_mercator_idx", "geom_web_mercator", postgresql_using="gist"))
 
 
 class Gemeente(CbsArea, Base):
@@ -71,6 +78,7 @@ class Wijk(CbsArea, Base):
     def __table_args__(cls):
         return (
             Index("wijk_geom_idx", "geom", postgresql_using="gist"),
+            Index("wijk_web_mercator_idx", "geom_web_mercator", postgresql_using="gist"),
             Index("wijk_gemeente_idx", "jaar", "gemeentecode"),
         )
 
@@ -85,6 +93,7 @@ class Buurt(CbsArea, Base):
     def __table_args__(cls):
         return (
             Index("buurt_geom_idx", "geom", postgresql_using="gist"),
+            Index("buurt_web_mercator_idx", "geom_web_mercator", postgresql_using="gist"),
             Index("buurt_gemeente_idx", "jaar", "gemeentecode"),
             Index("buurt_wijk_idx", "jaar", "wijkcode"),
         )

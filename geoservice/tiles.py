@@ -34,6 +34,8 @@ LAYER_LEVEL = {"wijken": "wijk", "buurten": "buurt"}
 # Tiles whose prepared statement keeps its generic plan (db.read_connection): an initiative tile is the same
 # index scan wherever it is. Not the areas: their generic plan cost 2.5× the CPU (bench/peer.py --peer tipg).
 GENERIC_PLANS = ("initiatives",)
+# Tiles wholly outside this box (west, south, east, north in degrees) are empty without asking the database.
+NL_LONLAT = (2.5, 50.0, 7.8, 54.0)
 DEFAULT_GAPS = analysis.GapParams(walk_m=analysis.WALK_M["default"], min_inwoners=analysis.MIN_INWONERS["default"])
 
 
@@ -63,7 +65,7 @@ def tile_at(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 def _near_the_netherlands(z: int, x: int, y: int) -> bool:
     west, south, east, north = tile_lonlat_bounds(z, x, y)
-    nl_west, nl_south, nl_east, nl_north = queries.NL_LONLAT
+    nl_west, nl_south, nl_east, nl_north = NL_LONLAT
     return west < nl_east and east > nl_west and south < nl_north and north > nl_south
 
 
@@ -98,7 +100,7 @@ def _share(value) -> float:
 
 
 def render_tile(conn, layer: str, z: int, x: int, y: int, *, tolerance: float | None = None) -> bytes:
-    """The MVT bytes of one tile (b"" when nothing is there); tolerance: simplification in RD metres."""
+    """The MVT bytes of one tile (b"" when nothing is there); tolerance: simplification in Web Mercator metres."""
     parse_tile(layer, z, x, y)
     if z < MIN_ZOOM[layer] or not _near_the_netherlands(z, x, y):
         return b""

@@ -130,7 +130,7 @@ def _upsert(conn: Connection, level: str, records: list[AreaRecord], summary: Le
     for start in range(0, len(records), BATCH):
         batch = records[start:start + BATCH]
         stmt = insert(table).values([_row(level, r) for r in batch])
-        changing = [c.name for c in table.columns if c.name not in ("jaar", "code")]
+        changing = [c.name for c in table.columns if c.name not in ("jaar", "code") and c.computed is None]
         stmt = stmt.on_conflict_do_update(
             index_elements=["jaar", "code"],
             set_={name: stmt.excluded[name] for name in changing},

@@ -100,7 +100,7 @@ def assign_initiative_areas(conn: Connection, ids: list[int] | None = None) -> i
 def get_area(session: Session, level: str, jaar: int, code: str) -> dict | None:
     """A gemeente, wijk or buurt of one year: all its columns and its WGS84 GeoJSON geometry text."""
     model = AREA_MODELS[level]
-    columns = [c for c in model.__table__.columns if c.name != "geom"]
+    columns = [c for c in model.__table__.columns if c.name not in ("geom", "geom_web_mercator")]
     row = session.execute(
         select(*columns, geojson_wgs84(model.geom).label("geometry"))
         .where(model.jaar == jaar, model.code == code)).first()

@@ -1,10 +1,11 @@
 """Mapbox vector tiles (MVT) of the CBS areas and the published initiatives, made by PostGIS.
 
-Areas are clipped to the tile (with a buffer) in RD, simplified there with a tolerance of about one
-screen pixel at that zoom (Douglas-Peucker keeping collapsed parts: ST_AsMVTGeom makes the result valid;
-preserving topology cost 1.5-2.5× as much for the same bytes at one pixel), transformed to Web Mercator and
-encoded by ST_AsMVTGeom/ST_AsMVT. The envelope used to find rows is the tile with its buffer, transformed to
-RD: a GiST index scan. Initiatives are drawn from their generated Web Mercator column (migration 0012).
+Everything is found, clipped and drawn in Web Mercator, from the columns PostgreSQL generates from the stored
+RD geometries (initiative.location_web_mercator, migration 0012; gemeente, wijk and buurt .geom_web_mercator,
+0014): no transform per request. Areas are clipped to the tile with its buffer, simplified with a tolerance of
+about one screen pixel at that zoom (Douglas-Peucker keeping collapsed parts: ST_AsMVTGeom makes the result
+valid; preserving topology cost 1.5-2.5× as much for the same bytes at one pixel) and encoded by
+ST_AsMVTGeom/ST_AsMVT; both are found by a GiST index scan on the tile with its buffer.
 """
 
 from __future__ import annotations
@@ -14,27 +15,17 @@ from sqlalchemy import text
 EXTENT = 4096  # MVT grid units per tile side
 BUFFER = 64  # grid units around the tile, so that strokes do not end at tile edges
 WEB_MERCATOR_WORLD_M = 40_075_016.685578488
-# RD metres are true metres; Web Mercator ones are 1 / cos(latitude) longer. At 52.2° (the middle of
-# the Netherlands) one Web Mercator metre is about 0.61 RD metres.
-RD_PER_MERCATOR_M = 0.613
-
 AREA_TABLES = {"gemeenten": "gemeente", "wijken": "wijk", "buurten": "buurt"}
 
-# The tile and its buffer in RD, for the index scan and to clip large polygons before simplifying.
-# Only the part inside NL_LONLAT is transformed (RD New means nothing far from the Netherlands), after
-# segmentizing, so that the straight edges of a large low-zoom tile follow the curve they make in RD.
-NL_LONLAT = (2.5, 50.0, 7.8, 54.0)
+# The tile, and the tile with its buffer: what finds the rows and clips the outlines.
 _ENVELOPE = """
-    SELECT ST_TileEnvelope(:z, :x, :y) AS merc,
-           ST_Transform(ST_Intersection(
-               ST_Segmentize(ST_TileEnvelope(:z, :x, :y, margin => :margin), :segment),
-               ST_Transform(ST_MakeEnvelope(:west, :south, :east, :north, 4326), 3857)), 28992) AS rd"""
+    SELECT ST_TileEnvelope(:z, :x, :y) AS merc, ST_TileEnvelope(:z, :x, :y, margin => :margin) AS wide"""
 
 _AREA_FIGURES = """
 WITH env AS ({envelope})
 SELECT a.code, a.aantal_inwoners, {counts}, {coverage} AS coverage
 FROM {table} AS a CROSS JOIN env{counts_join}
-WHERE a.jaar = :jaar AND a.geom && env.rd AND ST_Intersects(a.geom, env.rd)"""
+WHERE a.jaar = :jaar AND a.geom_web_mercator && env.wide AND ST_Intersects(a.geom_web_mercator, env.wide)"""
 
 # Initiative counts (every published one, walk_m) from gap_counts when it is up to date
 # (queries.gaps.stored_counts_are_fresh), else counted here for the units of this tile only.
@@ -62,11 +53,10 @@ status AS (SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:statuses AS text[]
                    AS s(code, status, n_initiatives, n_nearby, coverage, need, priority)),
 features AS (
     SELECT a.code, a.naam, a.aantal_inwoners{status_column},
-           ST_AsMVTGeom(ST_Transform(ST_Simplify(
-                            ST_ClipByBox2D(a.geom, env.rd), :tolerance, true), 3857),
+           ST_AsMVTGeom(ST_Simplify(ST_ClipByBox2D(a.geom_web_mercator, env.wide), :tolerance, true),
                         env.merc, :extent, :buffer, true) AS geom
     FROM {table} AS a CROSS JOIN env{status_join}
-    WHERE a.jaar = :jaar AND a.geom && env.rd AND ST_Intersects(a.geom, env.rd)
+    WHERE a.jaar = :jaar AND a.geom_web_mercator && env.wide AND ST_Intersects(a.geom_web_mercator, env.wide)
 )
 SELECT ST_AsMVT(features.*, :layer, :extent, 'geom') FROM features WHERE geom IS NOT NULL"""
 
@@ -91,14 +81,14 @@ units AS (
            coalesce(gn.n_inside, 0) AS n_initiatives, coalesce(gn.n_nearby, 0) AS n_nearby,
            CAST(round(CAST(least(greatest(coalesce(gc.coverage, 0), 0), 1) AS numeric), 3) AS float8) AS coverage,
            nd.need, nd.white_spot_priority,
-           ST_AsMVTGeom(ST_Transform(ST_Simplify(
-                            ST_ClipByBox2D(a.geom, env.rd), :tolerance, true), 3857),
+           ST_AsMVTGeom(ST_Simplify(ST_ClipByBox2D(a.geom_web_mercator, env.wide), :tolerance, true),
                         env.merc, :extent, :buffer, true) AS geom
     FROM {table} AS a CROSS JOIN env CROSS JOIN ctx
     LEFT JOIN gap_counts AS gn ON gn.jaar = ctx.jaar AND gn.code = a.code
     LEFT JOIN gap_coverage AS gc ON gc.jaar = ctx.jaar AND gc.code = a.code
     LEFT JOIN gap_need AS nd ON nd.jaar = ctx.jaar AND nd.code = a.code
-    WHERE ctx.fresh AND a.jaar = ctx.jaar AND a.geom && env.rd AND ST_Intersects(a.geom, env.rd)
+    WHERE ctx.fresh AND a.jaar = ctx.jaar AND a.geom_web_mercator && env.wide
+      AND ST_Intersects(a.geom_web_mercator, env.wide)
 ),
 features AS (
     SELECT code, naam, aantal_inwoners, status, n_initiatives, n_nearby, coverage, need,
@@ -122,14 +112,12 @@ _INITIATIVE_TILE_SQL = text(_INITIATIVE_TILE)
 
 
 def tolerance_m(z: int) -> float:
-    """About one 256-pixel screen pixel at zoom z, in RD metres (0.0 would mean: no simplification)."""
-    return WEB_MERCATOR_WORLD_M / (256 * 2**z) * RD_PER_MERCATOR_M
+    """About one 256-pixel screen pixel at zoom z, in Web Mercator metres (0.0 would mean: no simplification)."""
+    return WEB_MERCATOR_WORLD_M / (256 * 2**z)
 
 
 def _tile_params(z: int, x: int, y: int) -> dict:
-    west, south, east, north = NL_LONLAT
-    return {"z": z, "x": x, "y": y, "margin": BUFFER / EXTENT, "extent": EXTENT, "buffer": BUFFER,
-            "segment": WEB_MERCATOR_WORLD_M / 2**z / 8, "west": west, "south": south, "east": east, "north": north}
+    return {"z": z, "x": x, "y": y, "margin": BUFFER / EXTENT, "extent": EXTENT, "buffer": BUFFER}
 
 
 def area_figures(conn, layer: str, z: int, x: int, y: int, *, jaar: int, walk_m: int, stored_coverage: bool,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import g, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from . import ratelimit
@@ -46,11 +48,18 @@ def content_security_policy(nonce: str, settings: Settings, *, embed: bool = Fal
     """Scripts only from us or with this request's nonce (Folium's inline map script); inline styles are
     allowed because Leaflet positions tiles and markers with style attributes. Only our own pages may frame
     a page, except an embed page, which the configured origins may frame too."""
-    images = " ".join(filter(None, ("'self'", "data:", tile_source(settings.tiles))))
-    frame_ancestors = " ".join(settings.embed_origins.split()) if embed else "'self'"
-    return "; ".join((
+    before, after = _policy_around_nonce(settings.tiles, settings.embed_origins if embed else None)
+    return f"{before}{nonce}{after}"
+
+
+@lru_cache(maxsize=16)
+def _policy_around_nonce(tiles: str, embed_origins: str | None) -> tuple[str, str]:
+    """The policy before and after the nonce: the same for every request of a setting, so made once."""
+    images = " ".join(filter(None, ("'self'", "data:", tile_source(tiles))))
+    frame_ancestors = " ".join(embed_origins.split()) if embed_origins is not None else "'self'"
+    before, after = "; ".join((
         "default-src 'self'",
-        f"script-src 'self' 'nonce-{nonce}'",
+        "script-src 'self' 'nonce-\0'",
         "style-src 'self' 'unsafe-inline'",
         f"img-src {images}",
         "connect-src 'self'",
@@ -58,7 +67,18 @@ def content_security_policy(nonce: str, settings: Settings, *, embed: bool = Fal
         f"frame-ancestors {frame_ancestors}",
         "base-uri 'self'",
         "form-action 'self'",
-    ))
+    )).split("\0")
+    return before, after
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without making a signer for a request that brings no session cookie (most
+    requests: API, tiles, the public pages): a new empty session, as Flask's own gives then."""
+
+    def open_session(self, app, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def init_app(app, settings: Settings, domain_error) -> None:
@@ -69,6 +89,7 @@ def init_app(app, settings: Settings, domain_error) -> None:
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         MAX_CONTENT_LENGTH=int(settings.max_upload_mb * 1024 * 1024),
     )
+    app.session_interface = CookieSessions()
     csrf = CSRFProtect(app)
     from .api import api
 

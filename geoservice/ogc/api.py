@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
@@ -193,5 +194,20 @@ def feature(collection_id: str, feature_id: str):
 
 
 def _item_links(found: Collection, fid) -> list[dict]:
-    return [_link(_url("feature", collection_id=found.id, feature_id=fid), "self", GEOJSON, "Dit object"),
-            _link(_url("collection", collection_id=found.id), "collection", JSON, found.title)]
+    self_url = _feature_url_template(request.url_root, found.id).replace(_FID, str(fid))
+    return [_link(self_url, "self", GEOJSON, "Dit object"),
+            _link(_collection_url(request.url_root, found.id), "collection", JSON, found.title)]
+
+
+# An item's links differ only by its id: url_for is asked once per site root and collection, not per item.
+_FID = "FEATURE-ID"
+
+
+@lru_cache(maxsize=64)
+def _feature_url_template(_root: str, collection_id: str) -> str:
+    return _url("feature", collection_id=collection_id, feature_id=_FID)
+
+
+@lru_cache(maxsize=64)
+def _collection_url(_root: str, collection_id: str) -> str:
+    return _url("collection", collection_id=collection_id)

@@ -171,16 +171,24 @@ _INITIATIVE_PAGE_BBOX = text(_INITIATIVE_PAGE.format(where=_IN_BBOX, properties=
 
 
 # One published initiative as the Feature JSON of item() (without links), made by PostgreSQL in one statement.
-_INITIATIVE_ITEM = text(f"""
+# In the driver's (psycopg's) own placeholder style: see initiative_item_json.
+_INITIATIVE_ITEM = f"""
 SELECT row_to_json(f)::text FROM (
     SELECT 'Feature' AS type, i.id, ST_AsGeoJSON(ST_Transform(i.location, 4326), {GEOJSON_DECIMALS})::json AS geometry,
            (SELECT row_to_json(p) FROM (SELECT {_INITIATIVE_PROPERTIES}) p) AS properties
-    FROM initiative i WHERE i.id = :id AND i.status = 'published') f""")
+    FROM initiative i WHERE i.id = %(id)s AND i.status = 'published') f"""
 
 
 def initiative_item_json(conn, initiative_id: int) -> str | None:
-    """item() of the initiatives as GeoJSON Feature text (the same bytes), or None when there is no such one."""
-    return conn.execute(_INITIATIVE_ITEM, {"id": initiative_id}).scalar()
+    """item() of the initiatives as GeoJSON Feature text (the same bytes), or None when there is no such one.
+
+    The service's most frequent statement (one per item) goes to psycopg directly: SQLAlchemy's execution
+    context around it cost a third of the statement's own time in the process (bench/peer.py --peer tipg).
+    Errors are psycopg's own, which the app maps as it maps SQLAlchemy's (api/errors.py); a broken connection
+    is dropped by the pool when it is returned (its reset fails) or pinged after idle (db.read_connection).
+    """
+    row = conn.connection.driver_connection.execute(_INITIATIVE_ITEM, {"id": initiative_id}).fetchone()
+    return None if row is None else row[0]
 
 
 def initiative_page_json(session: Session, *, bbox: BBox | None, limit: int, offset: int) -> JsonPage | None:

@@ -137,3 +137,50 @@ def test_retrying_runs_the_work_again_after_a_deadlock(fresh_db_url, engine_for,
         names = conn.execute(text("SELECT name FROM initiative WHERE id IN (:a, :b)"),
                              {"a": first, "b": second}).scalars().all()
     assert all(name.count("a") == 1 and name.count("b") == 1 for name in names), names
+
+
+def _staged(n: int, key: str, name: str) -> tuple:
+    """One row as the importer stages it (queries.initiatives_write.STAGE_COLUMNS), in Baarn."""
+    return (n, "gemeente-baarn", key, name, "bewonersinitiatief", ["ontmoeting"], None, None, None, None, None, None,
+            146_000.0 + n, 464_000.0, "manual", "published", None, None, None, None, None)
+
+
+def test_two_imports_of_one_source_sharing_rows_in_opposite_order_wait_instead_of_deadlocking(fresh_db_url,
+                                                                                               engine_for):
+    """A holds row k1 and B, with k2 and k1 in the other order, starts: without a lock per source B would take k2
+    and wait for k1 while A went on to k2 — a deadlock. Imports of one source now queue for each other (and only
+    those can share rows: the key is source + external_id), so neither is aborted."""
+    from geoservice.queries.initiatives_write import upsert_staged
+
+    engine = engine_for(fresh_db_url)
+    deadlocks = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+    before = scalar(fresh_db_url, deadlocks)
+    a_holds_k1, b_started = threading.Event(), threading.Event()
+
+    def importer_a():
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL deadlock_timeout = '100ms'"))
+            upsert_staged(conn, [_staged(1, "k1", "A")])
+            a_holds_k1.set()
+            assert b_started.wait(10)
+            _wait_until_blocked(fresh_db_url)  # B waits: for the source, not (as it did) for k1 after taking k2
+            upsert_staged(conn, [_staged(2, "k2", "A")])
+        return "committed"
+
+    def importer_b():
+        assert a_holds_k1.wait(10)
+        b_started.set()
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL deadlock_timeout = '100ms'"))
+            upsert_staged(conn, [_staged(1, "k2", "B"), _staged(2, "k1", "B")])
+        return "committed"
+
+    thread_a, outcome_a = _in_thread(importer_a)
+    thread_b, outcome_b = _in_thread(importer_b)
+    thread_a.join(30)
+    thread_b.join(30)
+    assert outcome_a == ["committed"] and outcome_b == ["committed"], (outcome_a, outcome_b)
+    assert scalar(fresh_db_url, deadlocks) == before
+    with engine.connect() as conn:
+        names = dict(conn.execute(text("SELECT external_id, name FROM initiative WHERE source = 'gemeente-baarn'")).all())
+    assert names == {"k1": "B", "k2": "B"}  # B came second and wrote last

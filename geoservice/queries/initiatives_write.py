@@ -125,8 +125,13 @@ WHERE t.source = s.source AND t.external_id = s.external_id
 """
 _WRITTEN = (*COMPARED, "gemeentecode", "wijkcode", "buurtcode", "areas_jaar")
 # In the file's order, so new initiatives get ids in the order people listed them (and an export, ordered by id,
-# comes back in the same order after a round trip). Two imports that share rows in opposite orders can still
-# deadlock; PostgreSQL breaks that and db.retrying runs the loser again (bench/soak.py: none reach a user).
+# comes back in the same order after a round trip). Two imports sharing rows in opposite orders would deadlock,
+# so imports of one source queue for each other first (_LOCK_SOURCES_SQL): only those can share rows, as the key
+# is source + external_id. A lock per source rather than per row: a file of 100,000 rows would overflow the lock
+# table. Sources are locked in sorted order, so two files with several sources cannot deadlock on these either.
+_LOCK_SOURCES_SQL = """
+SELECT pg_advisory_xact_lock(hashtext('geoservice.import:' || source))
+FROM (SELECT DISTINCT source FROM initiative_import ORDER BY source) AS sources"""
 _UPSERT_SQL = f"""
 INSERT INTO initiative AS t (source, external_id, {", ".join(_WRITTEN)})
 SELECT s.source, s.external_id, {_STAGED_VALUES}, s.gemeentecode, s.wijkcode, s.buurtcode, s.areas_jaar
@@ -159,6 +164,8 @@ def upsert_staged(conn: Connection, rows: Sequence[tuple], *, progress=None, eve
     finally:
         cursor.close()
     conn.exec_driver_sql("ANALYZE initiative_import")  # no autovacuum for temporary tables: plan with real counts
+    # before comparing with what is stored: another import of the source may change it until then
+    conn.exec_driver_sql(_LOCK_SOURCES_SQL)
     unchanged = conn.exec_driver_sql(_DROP_UNCHANGED_SQL).rowcount
     written: list[tuple[int, bool]] = []
     if unchanged < len(rows):

@@ -37,17 +37,17 @@ def create_app(config: Settings | None = None) -> Flask:
 
     app.register_blueprint(feeds)
 
-    from . import compression
+    from .serving import compression
 
     compression.init_app(app)  # first registered, so it runs last: gzip of the final body and headers
     domain_error = api_errors.register(app, render_error)
-    from . import security
+    from .serving import security
 
     security.init_app(app, settings, domain_error)
-    from . import caching
+    from .serving import caching
 
     caching.init_app(app)  # ETag, Cache-Control and 304 for anonymous reads of /api/v1 and /tiles
-    from . import tile_cache
+    from .serving import tile_cache
 
     tile_cache.init_app(app, settings)  # made tiles by data version, per worker (and Redis when configured)
     return app

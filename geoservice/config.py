@@ -61,7 +61,7 @@ class Settings:
     max_upload_mb: float = 5.0  # larger request bodies are refused with 413
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed (rate limits)
     redis_url: str | None = None  # shared rate-limit counters (and made tiles) for several app servers; None: in this process
-    tile_cache_mb: float = 32.0  # made vector tiles kept per worker process, by data version (tile_cache.py); 0: off
+    tile_cache_mb: float = 32.0  # made vector tiles kept per worker process, by data version (serving/tile_cache.py); 0: off
     contact_email: str | None = None  # who answers questions about privacy and accessibility (shown on those pages)
     embed_origins: str = "*"  # who may show /embed/kaart in a frame: CSP frame-ancestors sources, space-separated
 

@@ -20,7 +20,7 @@ from .db import read_connection
 from .errors import GeoserviceError, InvalidParameter, NotFound
 from .queries import gaps as gap_queries
 from .queries import tiles as queries
-from .tile_cache import for_app as tile_cache_of
+from .serving.tile_cache import for_app as tile_cache_of
 
 tiles = Blueprint("tiles", __name__, url_prefix="/tiles")
 

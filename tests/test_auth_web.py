@@ -9,9 +9,10 @@ import pytest
 from flask import jsonify
 from sqlalchemy.orm import Session
 
-from geoservice import accounts, db, ratelimit
+from geoservice import accounts, db
 from geoservice.auth import login_required, token_required
-from geoservice.ratelimit import Limit, MemoryRateLimiter, client_address
+from geoservice.serving import ratelimit
+from geoservice.serving.ratelimit import Limit, MemoryRateLimiter, client_address
 
 from .helpers import add_partner, csrf_token
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from geoservice.caching import API_MAX_AGE_S, TILES_MAX_AGE_S
+from geoservice.serving.caching import API_MAX_AGE_S, TILES_MAX_AGE_S
 
 from .helpers import make_initiative, scalar
 
@@ -107,7 +107,7 @@ def _bump_elsewhere(engine) -> None:
 
 
 def test_a_worker_reuses_the_data_version_for_a_second_then_sees_other_writes(app_for, fresh_db_url, engine_for):
-    from geoservice.caching import DATA_VERSION_TTL_S
+    from geoservice.serving.caching import DATA_VERSION_TTL_S
 
     app = app_for(fresh_db_url)
     now = [1000.0]

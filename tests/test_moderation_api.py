@@ -13,8 +13,9 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from sqlalchemy import text
 
-from geoservice import create_app, db, ratelimit
+from geoservice import create_app, db
 from geoservice.api import openapi_moderation
+from geoservice.serving import ratelimit
 
 from .conftest import settings_for
 from .helpers import add_partner, add_users, csrf_of, make_initiative, seeded_database

@@ -13,9 +13,10 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from sqlalchemy.orm import Session
 
-from geoservice import accounts, create_app, db, ratelimit
+from geoservice import accounts, create_app, db
 from geoservice.api import openapi
 from geoservice.api.partner_editing import WRITES
+from geoservice.serving import ratelimit
 
 from .conftest import settings_for
 from .helpers import seed_partner_editing, seeded_database

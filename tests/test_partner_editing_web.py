@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geoservice import accounts, create_app, db, ratelimit
+from geoservice import accounts, create_app, db
+from geoservice.serving import ratelimit
 
 from .conftest import settings_for
 from .helpers import BUURT_GEOM, add_service_area, csrf_of, seed_partner_editing, seeded_database

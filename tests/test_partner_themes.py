@@ -9,8 +9,9 @@ import yaml
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geoservice import create_app, db, ratelimit
+from geoservice import create_app, db
 from geoservice.imports.partners import import_partners
+from geoservice.serving import ratelimit
 
 from .conftest import settings_for
 from .helpers import csrf_of, scalar, seed_partner_editing, seeded_database

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from geoservice import ratelimit
 from geoservice.config import Settings
+from geoservice.serving import ratelimit
 
 REDIS_SERVER = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server")
                                                  else None)
@@ -112,7 +112,7 @@ def test_a_window_ends_and_counts_again(store):
 
 def test_redis_gone_counts_in_the_process_meanwhile(caplog):
     gone = ratelimit.RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0")
-    caplog.set_level(logging.WARNING, logger="geoservice.ratelimit")
+    caplog.set_level(logging.WARNING, logger="geoservice.serving.ratelimit")
     decisions = [gone.hit("proef:10.0.0.1", 2, 60) for _ in range(3)]
     assert [d.allowed for d in decisions] == [True, True, False]  # still limited, not open, not an error
     assert len([r for r in caplog.records if "Redis unavailable" in r.getMessage()]) == 1

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from geoservice.config import DEV_SECRET_KEY, Settings
-from geoservice.security import content_security_policy, tile_source
+from geoservice.serving.security import content_security_policy, tile_source
 
 NONCE = re.compile(r"script-src 'self' 'nonce-([A-Za-z0-9_-]{16,})'")
 

@@ -13,11 +13,12 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from geoservice import db, ratelimit, submissions
+from geoservice import db, submissions
 from geoservice.cli import main
 from geoservice.config import Settings
 from geoservice.geocode import Geocoder
 from geoservice.models import AuditLog, Initiative, SubmissionContact
+from geoservice.serving import ratelimit
 
 from . import helpers
 

@@ -1,11 +1,12 @@
-"""Made tiles kept by data version (geoservice.tile_cache), and the hot reads' own connection (db.read_connection)."""
+"""Made tiles kept by data version (geoservice.serving.tile_cache), and the hot reads' own connection (db.read_connection)."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import event
 
-from geoservice import db, tile_cache
+from geoservice import db
+from geoservice.serving import tile_cache
 
 from .helpers import add_partner, add_service_area, make_initiative
 from .test_ratelimit_redis import redis_url  # noqa: F401 - the module's real redis-server fixture

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from flask import request
 
-from .. import partner_editing, ratelimit
+from .. import partner_editing
 from ..auth import can_edit_partner, current_user, token_required
 from ..db import get_session, retrying
 from ..errors import Forbidden, InvalidParameter, NotFound
 from ..queries import partner_editing as queries
 from ..queries import partners as partner_queries
+from ..serving import ratelimit
 from . import api
 from .geojson import GEOJSON, feature, respond
 

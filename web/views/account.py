@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
 
-from geoservice import accounts, ratelimit
+from geoservice import accounts
 from geoservice.auth import current_user, login_user, logout_user, safe_next
 from geoservice.db import get_session
+from geoservice.serving import ratelimit
 
 from .. import pages
 

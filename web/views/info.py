@@ -25,7 +25,7 @@ def toegankelijkheid():
 @pages.get("/privacy")
 def privacy():
     from geoservice.corrections import KEEP_CONTACT_DAYS
-    from geoservice.ratelimit import SUBMIT
+    from geoservice.serving.ratelimit import SUBMIT
 
     return render_template("privacy.html", contact_email=contact_email(), date=STATEMENT_DATE,
                            keep_months=round(KEEP_CONTACT_DAYS / 30.4), submit_limit=SUBMIT)

@@ -12,7 +12,7 @@ import re
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 
-from geoservice import partner_editing, ratelimit
+from geoservice import partner_editing
 from geoservice.api.partner_editing import WRITES
 from geoservice.auth import can_edit_partner, current_user, login_required
 from geoservice.db import get_session, retrying
@@ -22,6 +22,7 @@ from geoservice.partner_editing import EditRefused
 from geoservice.queries import partner_editing as queries
 from geoservice.queries import partners as partner_queries
 from geoservice.queries.areas import active_year
+from geoservice.serving import ratelimit
 from geoservice.vocab import PARTNER_KINDS, SERVICES, THEMES
 
 from .. import maps, pages

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, session, url_for
 
-from geoservice import ratelimit, submissions
+from geoservice import submissions
 from geoservice.db import get_session, retrying
-from geoservice.geocode import normalise_postcode
 from geoservice.errors import GeoserviceError
+from geoservice.geocode import normalise_postcode
 from geoservice.geocode import app_geocoder
+from geoservice.serving import ratelimit
 from geoservice.vocab import INITIATIVE_KINDS, THEMES
 
 from .. import maps, pages

@@ -18,8 +18,8 @@ from importlib import metadata
 from flask import Response, g, request, session
 from sqlalchemy import Connection, Engine, event
 
-from .db import READ_YOUR_WRITES_COOKIE, get_session, read_connection
-from .queries.common import data_version
+from ..db import READ_YOUR_WRITES_COOKIE, get_session, read_connection
+from ..queries.common import data_version
 
 API_MAX_AGE_S = 60
 TILES_MAX_AGE_S = 300  # tiles are the heaviest to make and change only with imports
@@ -83,7 +83,7 @@ def _anonymous() -> bool:
 
     if current_app.config.get("SESSION_COOKIE_NAME", "session") not in request.cookies:
         return True  # no session cookie, nobody logged in: and the session is not touched (no Vary: Cookie)
-    from .auth import current_user
+    from ..auth import current_user
 
     return current_user() is None
 

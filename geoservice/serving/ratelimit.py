@@ -19,7 +19,7 @@ from typing import Protocol
 
 from flask import current_app, request
 
-from .errors import TooManyRequests
+from ..errors import TooManyRequests
 
 EXTENSION = "geoservice.ratelimiter"
 REDIS_PREFIX = "geoservice:ratelimit:"

@@ -11,8 +11,8 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from . import ratelimit
-from .config import Settings
-from .errors import InvalidParameter
+from ..config import Settings
+from ..errors import InvalidParameter
 
 CSRF_MESSAGE = ("Het formulier is verlopen of onvolledig verstuurd. Laad de pagina opnieuw en probeer het "
                 "nog eens.")
@@ -91,13 +91,13 @@ def init_app(app, settings: Settings, domain_error) -> None:
     )
     app.session_interface = CookieSessions()
     csrf = CSRFProtect(app)
-    from .api import api
+    from ..api import api
 
     csrf.exempt(api)  # token-authenticated JSON: no cookies, so nothing to forge
     ratelimit.init_app(app)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
-    from .auth import current_user
+    from ..auth import current_user
 
     app.jinja_env.globals["current_user"] = current_user
 

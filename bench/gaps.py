@@ -31,7 +31,7 @@ from sqlalchemy import text
 
 from geoservice import db
 from geoservice.analysis.gaps import GapParams, gap_units
-from geoservice.partners import AreaDefinition
+from geoservice.partners.validation import AreaDefinition
 from geoservice.queries import gaps as queries
 from geoservice.queries.service_areas import build_service_area, stored_service_areas, update_service_area
 

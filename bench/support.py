@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: GET /api/v1/support's work (geoservice.support.find_support) at points where people live.
+"""Benchmark: GET /api/v1/support's work (geoservice.partners.support.find_support) at points where people live.
 
 Usage: .venv/bin/python bench/support.py [--points 300]
 Uses the database from bench/generate.py (100,000 synthetic initiatives, 100 synthetic partners with 5
@@ -19,7 +19,8 @@ from generate import bench_database_url
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geoservice import db, support
+from geoservice import db
+from geoservice.partners import support
 from geoservice.params import LonLat
 
 QUESTIONS = {

@@ -293,7 +293,7 @@ class GapNeedStale(Base):
     marked_xid: Mapped[int] = mapped_column(BigInteger, nullable=False, comment="the transaction that marked it")
 
 
-# --- Anonymous demand of "Hulp bij je plan" (migration 0009; written by geoservice.support) ---
+# --- Anonymous demand of "Hulp bij je plan" (migration 0009; written by geoservice.partners.support) ---
 
 class SupportDemand(Base):
     """How many /hulp searches asked for a service, per day and buurt: counts only, nothing about a person."""

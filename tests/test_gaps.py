@@ -24,7 +24,7 @@ from geoservice.analysis.gaps import (STATUSES, SUMMARY_COLUMNS, SUMMARY_CSV_COL
 from geoservice.cli import main
 from geoservice.db import make_engine
 from geoservice.errors import InvalidParameter, NotFound, ServiceUnavailable
-from geoservice.partners import AreaDefinition
+from geoservice.partners.validation import AreaDefinition
 from geoservice.queries import gaps as queries
 from geoservice.queries.service_areas import build_service_area, insert_service_area
 

@@ -1,4 +1,4 @@
-"""geoservice.partner_editing: profile and service areas of one's own partner, validated as the import does.
+"""geoservice.partners.editing: profile and service areas of one's own partner, validated as the import does.
 
 Each test runs in a session that is rolled back at the end, on a module database with two partners
 (Baarn, Utrecht), their editors, a moderator and an admin. "Nothing changed" is checked with a digest
@@ -19,9 +19,9 @@ from geoservice import accounts, db
 from geoservice.analysis.gaps import gap_units, make_params
 from geoservice.errors import Forbidden, NotFound
 from geoservice.models import User
-from geoservice.partner_editing import (EditRefused, add_service_area, remove_service_area, single_geojson,
+from geoservice.partners.editing import (EditRefused, add_service_area, remove_service_area, single_geojson,
                                         update_profile)
-from geoservice.partners import validate_area, validate_partner
+from geoservice.partners.validation import validate_area, validate_partner
 from geoservice.queries.gaps import stored_coverage_is_fresh
 
 from .helpers import seed_partner_editing, seeded_database

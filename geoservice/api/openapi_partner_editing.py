@@ -7,7 +7,7 @@ MultiPolygon of openapi.schemas(). The document needs a bearerAuth security sche
 
 from __future__ import annotations
 
-from .. import partners as limits
+from ..partners import validation as limits
 from ..vocab import SERVICE_AREA_TYPES
 from .geojson import GEOJSON, JSON
 from .openapi import integer, nullable, obj, ok, param, ref

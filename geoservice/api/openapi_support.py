@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import support
+from ..partners import support
 from .initiatives import ADDRESS_MAX
 from .openapi import CBS_CODE, integer, nullable, obj, ok, operation, param, ref, terms
 

@@ -1,14 +1,14 @@
 """Partner editors' API writes: PATCH a partner's profile, add (POST) and remove (DELETE) its service areas.
 
 Bearer token of the partner's editor or an admin (auth.token_required); another partner's editor gets
-403 and nothing changes. The work is in geoservice.partner_editing; these views parse, commit, answer.
+403 and nothing changes. The work is in geoservice.partners.editing; these views parse, commit, answer.
 """
 
 from __future__ import annotations
 
 from flask import request
 
-from .. import partner_editing
+from ..partners import editing as partner_editing
 from ..auth import can_edit_partner, current_user, token_required
 from ..db import get_session, retrying
 from ..errors import Forbidden, InvalidParameter, NotFound

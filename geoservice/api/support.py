@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
-from .. import support
+from ..partners import support
 from ..db import get_session
 from ..params import LonLat
 from . import api

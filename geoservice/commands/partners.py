@@ -52,7 +52,7 @@ def export_partners(fmt: str, output: Path | None, with_demo: bool) -> None:
     from .. import db as dbmod
     from ._database import ensure_database
     from ..config import Settings
-    from ..partner_export import partner_documents, render
+    from ..partners.export import partner_documents, render
 
     # anything the database start says goes to stderr: stdout is the file
     engine = dbmod.make_engine(ensure_database(Settings.from_env(), echo=lambda m: click.echo(m, err=True)))

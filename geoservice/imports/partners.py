@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from ..db import retrying
 from ..errors import ImportRefused
 from ..models import CbsJaar, Partner
-from ..partners import (SOURCE, WRITE_COLUMNS, AreaDefinition, CleanPartner, area_label, fold_name,
+from ..partners.validation import (SOURCE, WRITE_COLUMNS, AreaDefinition, CleanPartner, area_label, fold_name,
                         partner_label, validate_partner)
 from ..queries.gaps import refresh_coverage
 from ..queries.service_areas import (BuiltArea, build_service_area, delete_service_areas, insert_service_area,

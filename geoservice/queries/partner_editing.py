@@ -1,4 +1,4 @@
-"""Reads and writes behind geoservice.partner_editing: a partner's profile, its service areas, CBS choices.
+"""Reads and writes behind geoservice.partners.editing: a partner's profile, its service areas, CBS choices.
 
 The service-area geometry itself is built and written by queries.service_areas (which also keeps the
 gap analysis' stored coverage up to date); this module only reads it back.

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from ..models import ServiceArea
 
 if TYPE_CHECKING:  # the CBS loader imports this module; it need not load the partner validation
-    from ..partners import AreaDefinition
+    from ..partners.validation import AreaDefinition
 
 # 32 segments per quarter circle: the polygon's area is within 0.05 % of π·r² (8 would be 0.6 % short).
 # RD New's scale error is at most about 0.01 %, so metres in RD are metres on the ground here.

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, render_template, request
 
-from geoservice import support
+from geoservice.partners import support
 from geoservice.db import ENGINE, get_session
 from geoservice.errors import GeoserviceError, InvalidParameter
 from geoservice.geocode import ADDRESS_MAX

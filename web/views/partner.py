@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, render_template, request, url_for
 
-from geoservice import support
+from geoservice.partners import support
 from geoservice.analysis.examples import example_figures
 from geoservice.analysis.gaps import GapParams, SummaryCache
 from geoservice.analysis.need import DEFAULT_NEED

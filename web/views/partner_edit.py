@@ -12,13 +12,13 @@ import re
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 
-from geoservice import partner_editing
+from geoservice.partners import editing as partner_editing
 from geoservice.api.partner_editing import WRITES
 from geoservice.auth import can_edit_partner, current_user, login_required
 from geoservice.db import get_session, retrying
 from geoservice.errors import Forbidden, InvalidParameter, NotFound
 from geoservice.params import parse_code_of_level
-from geoservice.partner_editing import EditRefused
+from geoservice.partners.editing import EditRefused
 from geoservice.queries import partner_editing as queries
 from geoservice.queries import partners as partner_queries
 from geoservice.queries.areas import active_year

@@ -4,7 +4,7 @@ partner.themes: the initiative themes (vocab.THEMES) a partner supports; empty m
 support_demand: how many /hulp searches asked for a service, per day and per buurt (or wijk where no
 buurten are loaded) of the CBS year the search was located in. Counts only: no search text, no point,
 no finer place than the buurt, nothing about the person; rows older than the partner page shows are
-removed when a new count is written (geoservice.support.DEMAND_DAYS).
+removed when a new count is written (geoservice.partners.support.DEMAND_DAYS).
 
 Revision ID: 0009_partner_themes
 Revises: 0008_counts_by_code

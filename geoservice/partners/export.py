@@ -6,8 +6,8 @@ import json
 
 import yaml
 
-from .demo import DEMO_SOURCE
-from .queries.partners import partners_with_definitions
+from ..demo import DEMO_SOURCE
+from ..queries.partners import partners_with_definitions
 
 FORMATS = ("yaml", "json")
 

@@ -1,6 +1,6 @@
 """Partner editors manage their own partner: its public profile and its service areas. No requests or HTML here.
 
-Input is checked with the import's validators (geoservice.partners) and service areas are built with
+Input is checked with the import's validators (geoservice.partners.validation) and service areas are built with
 the import's PostGIS functions (queries.service_areas), so limits, repairs and Dutch messages are the
 same. Every change writes an audit_log row in the same transaction. Bad input raises before anything
 is written, and the writes themselves run in a savepoint: an error leaves the data as it was.
@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import accounts
-from .auth import can_edit_partner
-from .errors import Forbidden, InvalidParameter, NotFound, ServiceUnavailable
-from .models import User
-from .partners import PARTNER_FIELDS, fold_name, validate_area, validate_partner
-from .queries import partner_editing as queries
-from .queries.areas import active_year
-from .queries.gaps import refresh_coverage
-from .queries.service_areas import build_service_area, delete_service_areas, insert_service_area
+from .. import accounts
+from ..auth import can_edit_partner
+from ..errors import Forbidden, InvalidParameter, NotFound, ServiceUnavailable
+from ..models import User
+from .validation import PARTNER_FIELDS, fold_name, validate_area, validate_partner
+from ..queries import partner_editing as queries
+from ..queries.areas import active_year
+from ..queries.gaps import refresh_coverage
+from ..queries.service_areas import build_service_area, delete_service_areas, insert_service_area
 
 PROFILE_FIELDS = queries.PROFILE_COLUMNS  # name, kind, services, themes, description, website, email, phone
 AREA_FIELDS = ("name", "codes", "point", "radius_m", "geojson")
@@ -166,7 +166,7 @@ def add_service_area(session: Session, partner_id: int, definition: object, acto
         definition = {**definition, "geojson": single_geojson(definition["geojson"])}
     try:
         area, problems = validate_area(definition)
-    except OverflowError:  # an integer too large for a float (JSON allows 10**400); partners.py does not catch it
+    except OverflowError:  # an integer too large for a float (JSON allows 10**400); validation.py does not catch it
         raise EditRefused([("definitie", "een getal is te groot")]) from None
     if problems:
         raise EditRefused(problems)

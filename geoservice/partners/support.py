@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from .errors import InvalidParameter
-from .params import LonLat, parse_int, parse_terms_param
-from .queries import areas as area_queries
-from .queries import initiatives as initiative_queries
-from .queries import support as queries
-from .vocab import SERVICES, THEMES
+from ..errors import InvalidParameter
+from ..params import LonLat, parse_int, parse_terms_param
+from ..queries import areas as area_queries
+from ..queries import initiatives as initiative_queries
+from ..queries import support as queries
+from ..vocab import SERVICES, THEMES
 
 log = logging.getLogger(__name__)
 

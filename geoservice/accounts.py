@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import InvalidParameter, NotFound
-from .initiatives import Invalid, clean_email
 from .models import AUDIT_ENTITY_TYPES, USER_ROLES, ApiToken, AuditLog, Partner, User
 from .params import MAX_DB_ID
 from .queries import accounts as queries
+from .registry.validation import Invalid, clean_email
 
 ROLES = dict(zip(USER_ROLES, ("Beheerder", "Moderator", "Partnerredacteur")))
 MIN_PASSWORD_LENGTH = 12

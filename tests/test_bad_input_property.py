@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from geoservice.cli import main
-from geoservice.exports import select_initiatives, to_hsds
+from geoservice.registry.exports import select_initiatives, to_hsds
 
 from .helpers import scalar
 

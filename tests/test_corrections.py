@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
-from geoservice import accounts, corrections, db
+from geoservice import accounts, db
 from geoservice.models import Correction, SubmissionContact
+from geoservice.registry import corrections
 
 from .helpers import csrf_token, make_initiative
 from .test_submissions import form

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from geoservice.cli import main
-from geoservice.exports import COLUMNS, CSV_COLUMNS, FORMULA_STARTS
+from geoservice.registry.exports import COLUMNS, CSV_COLUMNS, FORMULA_STARTS
 
 from .helpers import make_initiative
 

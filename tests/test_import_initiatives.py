@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from geoservice.cli import main
 from geoservice.errors import GeocodeNotFound, ImportRefused
 from geoservice.imports.initiatives import import_initiatives, parse_defaults
-from geoservice.initiatives import stable_key
+from geoservice.registry.validation import stable_key
 
 from .helpers import scalar, shipped
 

@@ -1,4 +1,4 @@
-"""Moderation (geoservice.moderation and `/beheer`): actions and their audit, duplicates, stale list, roles."""
+"""Moderation (geoservice.registry.moderation and `/beheer`): actions and their audit, duplicates, stale list, roles."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geoservice import accounts, db, moderation, submissions
+from geoservice import accounts, db
 from geoservice.config import Settings
 from geoservice.errors import InvalidParameter, NotFound
 from geoservice.geocode import Geocoder
-from geoservice.moderation import InvalidTransition, months_before
+from geoservice.registry import moderation, submissions
+from geoservice.registry.moderation import InvalidTransition, months_before
 
 from .helpers import add_partner, csrf_of, csrf_token, make_initiative
 

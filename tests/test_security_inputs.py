@@ -655,7 +655,7 @@ def accepted(app, method: str, path: str, body: dict, headers=None, nested: str 
 
 def labelled(name: str) -> str:
     """How a refusal names a field (the Dutch label of submissions and partner edits)."""
-    from geoservice import submissions
+    from geoservice.registry import submissions
 
     return submissions.LABELS.get(name, name)
 

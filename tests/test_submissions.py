@@ -1,4 +1,4 @@
-"""Public submissions (`/aanmelden` and geoservice.submissions): pending, private contact, honeypot, limits, CSRF."""
+"""Public submissions (`/aanmelden` and geoservice.registry.submissions): pending, private contact, honeypot, limits, CSRF."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from geoservice import db, submissions
+from geoservice import db
 from geoservice.cli import main
 from geoservice.config import Settings
 from geoservice.geocode import Geocoder
 from geoservice.models import AuditLog, Initiative, SubmissionContact
+from geoservice.registry import submissions
 from geoservice.serving import ratelimit
 
 from . import helpers

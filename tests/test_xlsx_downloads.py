@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from geoservice import create_app
 from geoservice.cli import main
-from geoservice.exports import CSV_COLUMNS
+from geoservice.registry.exports import CSV_COLUMNS
 
 from .conftest import settings_for
 from .helpers import make_initiative, seed_outreach, seeded_database

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, request
 
-from ..exports import XLSX, csv_text, xlsx_bytes  # one CSV/XLSX writer (and formula rule), shared with the CLI
+from ..registry.exports import XLSX, csv_text, xlsx_bytes  # one CSV/XLSX writer (and formula rule), shared with the CLI
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from .. import moderation, submissions
 from ..auth import current_user, token_required
 from ..db import get_session, retrying
 from ..errors import InvalidParameter
 from ..geocode import app_geocoder
 from ..params import parse_int
+from ..registry import moderation, submissions
 from ..serving import ratelimit
 from . import api
 from .geojson import plain, respond

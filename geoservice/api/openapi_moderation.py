@@ -7,9 +7,9 @@ components.schemas, plus a `bearerAuth` security scheme ({"type": "http", "schem
 
 from __future__ import annotations
 
-from .. import moderation, submissions
 from ..geocode import ADDRESS_MAX
-from ..initiatives import MAX_LENGTH
+from ..registry import moderation, submissions
+from ..registry.validation import MAX_LENGTH
 from ..vocab import PRECISIONS, STATUSES
 from .geojson import JSON
 from .moderation import PAGE_LIMIT

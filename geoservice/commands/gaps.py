@@ -105,7 +105,7 @@ def gaps(gemeente, national, level, walk_m, min_inwoners, kinds, themes, partner
 
 
 def _csv(columns, rows: list[dict]) -> str:
-    from ..exports import csv_text
+    from ..registry.exports import csv_text
 
     return csv_text(list(columns), rows)
 

@@ -38,7 +38,8 @@ def import_initiatives(file: Path, source, default_kind, default_themes, dry_run
     from .. import db as dbmod
     from ._database import ensure_database
     from ..config import Settings
-    from ..imports.initiatives import import_initiatives as run_import, parse_defaults
+    from ..imports.initiatives import parse_defaults
+    from ..imports.initiatives import import_initiatives as run_import
 
     if not file.is_file():
         raise click.BadParameter(f"{file} bestaat niet of is geen bestand.", param_hint="FILE")
@@ -74,9 +75,9 @@ def import_initiatives(file: Path, source, default_kind, default_themes, dry_run
 def export_initiatives(fmt: str, output: Path | None, statuses: tuple[str, ...]) -> None:
     """Export initiatives as CSV, Excel, GeoJSON or HSDS (published ones unless --status says otherwise)."""
     from .. import db as dbmod
-    from ._database import ensure_database
     from ..config import Settings
-    from ..exports import render, select_initiatives, statuses_for
+    from ..registry.exports import render, select_initiatives, statuses_for
+    from ._database import ensure_database
 
     engine = dbmod.make_engine(ensure_database(Settings.from_env(), echo=_to_stderr))
     try:

@@ -9,7 +9,7 @@ the record's external id, so importing the same document twice changes nothing.
 from __future__ import annotations
 
 from ..errors import ImportRefused
-from ..initiatives import RawRecord
+from ..registry.validation import RawRecord
 from ..vocab import INITIATIVE_KINDS
 
 TABLES = ("organizations", "services", "locations", "addresses", "phones", "attributes", "taxonomy_terms",

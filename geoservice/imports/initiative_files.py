@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ImportRefused
-from ..initiatives import RawRecord
 from ..models import RD_NEW, WGS84
+from ..registry.validation import RawRecord
 from .tables import as_text, read_table, read_utf8
 
 JSON_SUFFIXES = (".geojson", ".json")

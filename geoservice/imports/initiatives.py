@@ -14,10 +14,10 @@ from ..config import Settings
 from ..db import retrying
 from ..errors import GeoserviceError, ImportRefused
 from ..geocode import Geocoder
-from ..initiatives import NL_BOX_WGS84, CleanRecord, Defaults, RawRecord, RecordValidator, stable_key
 from ..models import WGS84
 from ..queries.gaps import refresh_counts
 from ..queries.initiatives_write import no_jit, place_points, upsert_staged
+from ..registry.validation import NL_BOX_WGS84, CleanRecord, Defaults, RawRecord, RecordValidator, stable_key
 from .initiative_files import COLUMN_ALIASES, NO_NAME, ReadResult, fold_column, map_columns, read_records  # noqa: F401
 from .report import ImportReport
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from .. import vocab
 from ..cbs.codes import parse_code
-from ..initiatives import Invalid, clean_email, clean_phone, clean_text, clean_website
 from ..params import LonLat, looks_swapped_in_nl
+from ..registry.validation import Invalid, clean_email, clean_phone, clean_text, clean_website
 
 PARTNER_FIELDS = ("name", "id", "kind", "services", "themes", "description", "website", "email", "phone",
                   "service_areas")

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 from flask import flash, get_flashed_messages, redirect, render_template, request, url_for
 
-from geoservice import corrections, moderation, submissions
 from geoservice.auth import current_user, login_required, safe_next
 from geoservice.db import get_session, retrying
 from geoservice.errors import GeoserviceError, NotFound
+from geoservice.registry import corrections, moderation, submissions
 from geoservice.vocab import INITIATIVE_KINDS, PRECISIONS, STATUSES, THEMES
 
 from .. import maps, pages
@@ -20,7 +20,7 @@ from .submit import form_values, point_map
 LIST_LIMIT = 100  # per list on /beheer; the oldest first, so the list empties as they are handled
 MODERATORS = ("moderator",)  # admins pass every role check
 LOCAL_TIME = ZoneInfo("Europe/Amsterdam")
-# Dutch URL words for the actions of geoservice.moderation, and what the page says after each.
+# Dutch URL words for the actions of geoservice.registry.moderation, and what the page says after each.
 ACTIONS = {"publiceren": "publish", "afwijzen": "reject", "archiveren": "archive", "gecontroleerd": "verify"}
 DONE = {"publish": "Gepubliceerd: het initiatief staat nu op de kaart.", "reject": "Afgewezen.",
         "archive": "Gearchiveerd: het initiatief staat niet meer op de kaart.",

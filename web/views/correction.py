@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 
-from geoservice import corrections, submissions
 from geoservice.auth import current_user, login_required
 from geoservice.db import get_session
 from geoservice.errors import GeoserviceError, NotFound
 from geoservice.queries import initiatives as initiative_queries
+from geoservice.registry import corrections, submissions
 from geoservice.serving import ratelimit
 
 from .. import pages

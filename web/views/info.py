@@ -24,7 +24,7 @@ def toegankelijkheid():
 
 @pages.get("/privacy")
 def privacy():
-    from geoservice.corrections import KEEP_CONTACT_DAYS
+    from geoservice.registry.corrections import KEEP_CONTACT_DAYS
     from geoservice.serving.ratelimit import SUBMIT
 
     return render_template("privacy.html", contact_email=contact_email(), date=STATEMENT_DATE,

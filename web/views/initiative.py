@@ -7,12 +7,12 @@ import re
 
 from flask import current_app, render_template, url_for
 
-from geoservice import moderation
 from geoservice.db import get_session
 from geoservice.demo import DEMO_SOURCE
 from geoservice.errors import NotFound
 from geoservice.queries import areas as area_queries
 from geoservice.queries import initiatives as initiative_queries
+from geoservice.registry import moderation
 
 from .. import maps, pages
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, session, url_for
 
-from geoservice import submissions
 from geoservice.db import get_session, retrying
 from geoservice.errors import GeoserviceError
-from geoservice.geocode import normalise_postcode
-from geoservice.geocode import app_geocoder
+from geoservice.geocode import app_geocoder, normalise_postcode
+from geoservice.registry import submissions
 from geoservice.serving import ratelimit
 from geoservice.vocab import INITIATIVE_KINDS, THEMES
 

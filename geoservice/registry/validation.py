@@ -10,11 +10,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from . import vocab
-from .errors import GeoserviceError
-from .geocode import normalise_postcode
-from .models import RD_NEW, WGS84
-from .params import BBox, LonLat, looks_swapped_in_nl
+from .. import vocab
+from ..errors import GeoserviceError
+from ..geocode import normalise_postcode
+from ..models import RD_NEW, WGS84
+from ..params import BBox, LonLat, looks_swapped_in_nl
 
 # Generous boxes around the Netherlands; the exact test (inside the CBS areas) happens in the database.
 NL_BOX_WGS84 = BBox(3.0, 50.5, 7.6, 53.8)

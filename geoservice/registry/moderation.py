@@ -21,12 +21,12 @@ from difflib import SequenceMatcher
 
 from sqlalchemy.orm import Session
 
-from . import accounts
-from .errors import GeoserviceError, InvalidParameter, NotFound
-from .initiatives import Invalid, clean_text, fold_name
-from .models import User
-from .queries import moderation as queries
+from .. import accounts
+from ..errors import GeoserviceError, InvalidParameter, NotFound
+from ..models import User
+from ..queries import moderation as queries
 from .submissions import FIELDS, POINT_FIELDS, SubmissionInvalid, clean_fields, clean_point, point_label
+from .validation import Invalid, clean_text, fold_name
 
 STALE_AFTER_MONTHS = 12  # published initiatives not verified for longer than this are listed as stale
 SAME_NAME_RADIUS_M = 1000  # the same (folded) name this close: probably the same initiative

@@ -10,8 +10,8 @@ import uuid
 
 from sqlalchemy import Connection, and_, func, select
 
-from .models import WGS84, Buurt, Gemeente, Initiative, Wijk
-from .vocab import INITIATIVE_KINDS, STATUSES, THEMES
+from ..models import WGS84, Buurt, Gemeente, Initiative, Wijk
+from ..vocab import INITIATIVE_KINDS, STATUSES, THEMES
 
 FORMATS = ("csv", "xlsx", "geojson", "hsds")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -1,7 +1,7 @@
 """Public submissions: check the proposed fields, locate the initiative, store it as `pending` with the
 submitter's private contact and an audit entry. No Flask; the caller commits (and only then says "ontvangen").
 
-The checks are the importer's cleaners (geoservice.initiatives) per field, with Dutch reasons per form field;
+The checks are the importer's cleaners (geoservice.registry.validation) per field, with Dutch reasons per form field;
 moderation reuses `clean_fields` for edits.
 """
 
@@ -16,15 +16,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from . import accounts, vocab
+from .. import accounts, vocab
+from ..errors import GeocodeNotFound, GeoserviceError, InvalidParameter
+from ..geocode import ADDRESS_MAX, Geocoder, normalise_postcode
+from ..models import WGS84
+from ..params import LonLat, looks_swapped_in_nl
+from ..queries import moderation as queries
+from ..queries.initiatives_write import place_points
 from .corrections import forget_old_contacts
-from .errors import GeocodeNotFound, GeoserviceError, InvalidParameter
-from .geocode import ADDRESS_MAX, Geocoder, normalise_postcode
-from .initiatives import MAX_LENGTH, NL_BOX_WGS84, Invalid, clean_email, clean_phone, clean_text, clean_website
-from .models import WGS84
-from .params import LonLat, looks_swapped_in_nl
-from .queries import moderation as queries
-from .queries.initiatives_write import place_points
+from .validation import MAX_LENGTH, NL_BOX_WGS84, Invalid, clean_email, clean_phone, clean_text, clean_website
 
 SOURCE = "aanmelding"  # initiative.source of public submissions
 TEXT_LIMIT = 500  # fields without a limit of their own (as the importer's DEFAULT_MAX_LENGTH)

@@ -10,12 +10,12 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from .accounts import User
-from .errors import InvalidParameter, NotFound
-from .initiatives import Invalid, clean_email, clean_text
-from .queries import corrections as queries
-from .queries import initiatives as initiative_queries
-from .queries.moderation import durable
+from ..accounts import User
+from ..errors import InvalidParameter, NotFound
+from ..queries import corrections as queries
+from ..queries import initiatives as initiative_queries
+from ..queries.moderation import durable
+from .validation import Invalid, clean_email, clean_text
 
 MESSAGE_MIN, MESSAGE_MAX = 10, 2000
 KEEP_CONTACT_DAYS = 365  # private contact details are removed this long after the report or submission was decided

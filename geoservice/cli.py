@@ -203,10 +203,11 @@ def _register_registry_commands() -> None:
     main.add_command(demo.demo)
     main.add_command(gaps.gaps)
     main.add_command(outreach.outreach)
-    from .commands import users
+    from .commands import privacy, users
 
     main.add_command(users.users)
     main.add_command(users.tokens)
+    main.add_command(privacy.forget_contacts)
 
 
 _register_registry_commands()
@@ -220,8 +221,12 @@ def serve(host, port, debug) -> None:
     """Serve the map and the API (starts the embedded database if needed)."""
     from . import create_app
 
+    from .commands import privacy
+
     settings = current_settings()
-    ensure_database(settings)
+    gone = privacy.forget_old_contacts(ensure_database(settings))
+    if gone:
+        click.echo(privacy.said(gone))
     settings = settings.with_(host=host or settings.host, port=port or settings.port)
     app = create_app(settings)
     click.echo(f"Samenkaart draait op http://{settings.host}:{settings.port}/")

@@ -16,7 +16,7 @@ from geoservice import accounts, db
 from geoservice.models import Correction, SubmissionContact
 from geoservice.registry import corrections
 
-from .helpers import csrf_token, make_initiative
+from .helpers import csrf_token, make_initiative, scalar
 from .test_submissions import form
 from .test_submissions import post as post_submission
 
@@ -248,3 +248,27 @@ def test_the_contact_address_setting_takes_an_e_mail_address_only():
     assert Settings.from_env({}).contact_email is None
     with pytest.raises(ValueError, match="GEOSERVICE_CONTACT_EMAIL"):
         Settings(contact_email='x" onmouseover="alert(1)')
+
+
+def test_forget_contacts_on_a_schedule_for_a_quiet_site(fresh_db_url, engine_for, runner_env):
+    """No submission or decision for a year must not keep contacts longer than promised: `geoservice
+    forget-contacts` (cron) removes them and says how many, and a second run finds none."""
+    from click.testing import CliRunner
+
+    from geoservice.cli import main
+
+    long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=corrections.KEEP_CONTACT_DAYS + 1)
+    with Session(engine_for(fresh_db_url)) as session, session.begin():
+        decided = make_initiative(session, status="published", name="Lang geleden behandeld (test)")
+        waiting = make_initiative(session, status="pending", name="Wacht nog steeds (test)")
+        for initiative_id in (decided, waiting):
+            session.add(SubmissionContact(initiative_id=initiative_id, email="iemand@example.org",
+                                          submitted_at=long_ago))
+    runner = CliRunner()
+    first = runner.invoke(main, ["forget-contacts"], env=runner_env(fresh_db_url))
+    assert first.exit_code == 0, first.output
+    assert "Contactgegevens verwijderd van 1 aanmelding of melding die meer dan 12 maanden" in first.output
+    again = runner.invoke(main, ["forget-contacts"], env=runner_env(fresh_db_url))
+    assert again.exit_code == 0 and "Geen contactgegevens om te verwijderen." in again.output
+    kept = scalar(fresh_db_url, "SELECT count(*) FROM submission_contact WHERE initiative_id = :id", id=waiting)
+    assert kept == 1  # a submission still waiting for a decision keeps its contact

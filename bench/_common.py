@@ -63,15 +63,45 @@ def percentiles(samples: list[float]) -> str:
     return f"p50 {pick(0.50):.1f} ms, p95 {pick(0.95):.1f} ms, p99 {pick(0.99):.1f} ms"
 
 
-def sample_points(url: str, n: int, seed: int) -> list[tuple[float, float]]:
-    """Points near real (synthetic) initiatives, so searches land where people live."""
+def pinned_venv(venv: Path, pins: tuple[str, ...]) -> Path:
+    """A git-ignored venv of a peer with the pinned packages; (re)built when missing or when the pins changed."""
+    marker = venv / "peer-pins.txt"
+    if marker.exists() and marker.read_text() == "\n".join(pins):
+        return venv
+    print(f"installing {', '.join(pins)} into {venv.relative_to(ROOT)} ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", *pins],
+                   check=True)
+    marker.write_text("\n".join(pins))
+    return venv
+
+
+def drop_peer_objects(url: str, views: tuple[str, ...], indexes: tuple[str, ...]) -> None:
+    """Drop what a peer comparison made in the bench database (its views, then the indexes they used)."""
+    engine = db.make_engine(url)
+    with engine.begin() as conn:
+        for view in views:
+            conn.execute(text(f"DROP VIEW IF EXISTS {view}"))
+        for index in indexes:
+            conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
+    engine.dispose()
+
+
+def seeded_points(url: str, points_sql: str, n: int, seed: int) -> list[tuple[float, float]]:
+    """n (lon, lat) rows of points_sql (a SELECT of ST_X, ST_Y ordered by random() with LIMIT :n), the same for
+    the same seed."""
     engine = db.make_engine(url)
     with engine.connect() as conn:
         conn.execute(text("SELECT setseed(:s)"), {"s": seed / 1000})
-        rows = conn.execute(text(
-            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(location, 4326) AS p FROM initiative "
-            "ORDER BY random() LIMIT :n) s"), {"n": n}).all()
+        rows = conn.execute(text(points_sql), {"n": n}).all()
     engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+def sample_points(url: str, n: int, seed: int) -> list[tuple[float, float]]:
+    """Points near real (synthetic) initiatives, so searches land where people live."""
+    rows = seeded_points(url, "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(location, 4326) AS p "
+                              "FROM initiative ORDER BY random() LIMIT :n) s", n, seed)
     rng = random.Random(seed)
     return [(lon + rng.uniform(-0.005, 0.005), lat + rng.uniform(-0.003, 0.003)) for lon, lat in rows]
 

@@ -31,7 +31,6 @@ import os
 import pstats
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,9 +39,11 @@ from _common import (
     CITY_BOX,
     ROOT,
     default_workers,
+    drop_peer_objects,
     machine,
     nearby_path,
     percentile,
+    pinned_venv,
     sample_points,
     scratch_databases,
     start_gunicorn,
@@ -67,19 +68,6 @@ TARGET_LABEL = "ours-ogc"  # the target compares the same request: OGC API Featu
 
 
 # -- pygeoapi: venv, view, config ---------------------------------------------------------------------------
-def peer_venv() -> Path:
-    """bench/.venv-pygeoapi with the pinned packages; (re)built when missing or when the pins changed."""
-    marker = PEER_VENV / "peer-pins.txt"
-    if marker.exists() and marker.read_text() == "\n".join(PINS):
-        return PEER_VENV
-    print(f"installing {', '.join(PINS)} into {PEER_VENV.relative_to(ROOT)} ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_VENV)], check=True)
-    subprocess.run([str(PEER_VENV / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", *PINS],
-                   check=True)
-    marker.write_text("\n".join(PINS))
-    return PEER_VENV
-
-
 def peer_version(venv: Path) -> str:
     return subprocess.run([str(venv / "bin" / "python"), "-c", "import pygeoapi; print(pygeoapi.__version__)"],
                           capture_output=True, text=True, check=True).stdout.strip()
@@ -94,14 +82,6 @@ def create_view(url: str) -> None:
         # expression it would transform and test every row, and the comparison would flatter us.
         conn.execute(text(f"CREATE INDEX IF NOT EXISTS {INDEX} ON initiative USING gist (ST_Transform(location, 4326))"))
         conn.execute(text("ANALYZE initiative"))
-    engine.dispose()
-
-
-def drop_view(url: str) -> None:
-    engine = db.make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP VIEW IF EXISTS {VIEW}"))
-        conn.execute(text(f"DROP INDEX IF EXISTS {INDEX}"))
     engine.dispose()
 
 
@@ -366,7 +346,7 @@ def main() -> None:
         return
     wrk = load_generator(args)
     print(f"machine: {machine()}")
-    venv = peer_venv()
+    venv = pinned_venv(PEER_VENV, PINS)
     url = bench_database()
     print(f"pygeoapi {peer_version(venv)} (PostgreSQL provider) on VIEW {VIEW} in the bench database: "
           f"ST_Transform(location, 4326) AS geom, published rows, the public columns; GiST index on that "
@@ -444,7 +424,7 @@ def main() -> None:
                 stop_gunicorn(proc)
             log.close()
             meter.close()
-            drop_view(url)
+            drop_peer_objects(url, (VIEW,), (INDEX,))
     target = [(label, ratio, e) for label, ratio, e in verdicts if label == TARGET_LABEL]
     failed = [f"{label} {ratio:.2f}×" for label, ratio, _ in target if ratio < TARGET]
     errors = sum(e for *_, e in rows)

@@ -22,13 +22,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
 
-from _common import ROOT, free_port, machine, percentile, sample_points, start_gunicorn, stop_gunicorn
+from _common import (ROOT, drop_peer_objects, free_port, machine, percentile, pinned_venv, sample_points,
+                     seeded_points, start_gunicorn, stop_gunicorn)
 from _mvt import EXTENT, decode, first_point, points_inside
 from sqlalchemy import make_url, text
 
@@ -47,18 +47,6 @@ TILE_PROPERTIES = {"initiatives": "id,name,kind,themes",
 # ours / tipg, median requests/s over the rounds; the tile targets are judged with our caches cold.
 TARGETS = {"bbox": 2.0, "item": 1.5, "tile": 1.5, "buurt-tile": 1.5}
 ZOOMS = (12, 13, 14)
-
-
-def tipg_venv() -> Path:
-    """bench/.venv-tipg with the pinned packages; (re)built when missing or when the pins changed."""
-    marker = VENV / "peer-pins.txt"
-    if marker.exists() and marker.read_text() == "\n".join(PINS):
-        return VENV
-    print(f"installing {', '.join(PINS)} into {VENV.relative_to(ROOT)} ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-    subprocess.run([str(VENV / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", *PINS], check=True)
-    marker.write_text("\n".join(PINS))
-    return VENV
 
 
 def tipg_version(venv: Path) -> str:
@@ -94,15 +82,6 @@ def create_views(url: str) -> None:
             LEFT JOIN gap_coverage AS gc ON gc.jaar = a.jaar AND gc.code = a.code
             LEFT JOIN gap_need AS nd ON nd.jaar = a.jaar AND nd.code = a.code"""))
         conn.execute(text("ANALYZE initiative"))
-    engine.dispose()
-
-
-def drop_views(url: str) -> None:
-    engine = db.make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP VIEW IF EXISTS {INITIATIVES}"))
-        conn.execute(text(f"DROP VIEW IF EXISTS {BUURTEN}"))
-        conn.execute(text(f"DROP INDEX IF EXISTS {INDEX}"))
     engine.dispose()
 
 
@@ -144,14 +123,9 @@ def start_tipg(venv: Path, url: str, workers: int, log, pg_env: dict[str, str]):
 # -- the requests ---------------------------------------------------------------------------------------------
 def buurt_points(url: str, n: int, seed: int) -> list[tuple[float, float]]:
     """A point in each of n buurten of the active year (Baarn and Amsterdam in the bench data)."""
-    engine = db.make_engine(url)
-    with engine.connect() as conn:
-        conn.execute(text("SELECT setseed(:s)"), {"s": seed / 1000})
-        rows = conn.execute(text(
-            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(b.geom), 4326) AS p FROM buurt AS b "
-            "JOIN cbs_jaar AS j ON j.jaar = b.jaar AND j.is_active ORDER BY random() LIMIT :n) s"), {"n": n}).all()
-    engine.dispose()
-    return [tuple(r) for r in rows]
+    return seeded_points(url, "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(b.geom), 4326) "
+                              "AS p FROM buurt AS b JOIN cbs_jaar AS j ON j.jaar = b.jaar AND j.is_active "
+                              "ORDER BY random() LIMIT :n) s", n, seed)
 
 
 def scenarios(url: str, n_boxes: int) -> dict[str, dict[str, list[str]]]:
@@ -256,7 +230,7 @@ def run(args) -> None:
 
     wrk = load_generator(args)
     print(f"machine: {machine()}")
-    venv = tipg_venv()
+    venv = pinned_venv(VENV, PINS)
     url = bench_database()
     print(f"tipg {tipg_version(venv)} under uvicorn, {args.peer_workers} workers, TIPG_CATALOG_TTL=0; VIEWs "
           f"{INITIATIVES} (WGS84, GiST index on the expression) and {BUURTEN} (gap figures from the kept tables), "
@@ -334,7 +308,7 @@ def run(args) -> None:
                 stop_gunicorn(proc)
             log.close()
             meter.close()
-            drop_views(url)
+            drop_peer_objects(url, (INITIATIVES, BUURTEN), (INDEX,))
     failed = []
     for kind, target in TARGETS.items():
         totals = results[kind]

@@ -19,6 +19,7 @@ from .analysis import need as need_analysis
 from .db import read_connection
 from .errors import GeoserviceError, InvalidParameter, NotFound
 from .queries import gaps as gap_queries
+from .queries.areas import active_year
 from .queries import tiles as queries
 from .serving.tile_cache import for_app as tile_cache_of
 
@@ -69,7 +70,7 @@ def _near_the_netherlands(z: int, x: int, y: int) -> bool:
     return west < nl_east and east > nl_west and south < nl_north and north > nl_south
 
 
-def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int, fresh=None) -> dict[str, dict]:
+def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int) -> dict[str, dict]:
     """The key gap figures (default parameters) of every unit of the layer in the tile, by code:
     status, n_initiatives, n_nearby, coverage (0..1, 3 decimals), need and priority (analysis.need).
 
@@ -77,7 +78,7 @@ def gap_figures(conn, layer: str, z: int, x: int, y: int, jaar: int, fresh=None)
     the analysis keeps on write when those are up to date, else they are computed here for these units.
     """
     params = DEFAULT_GAPS
-    fresh = fresh or gap_queries.kept_fresh(conn)
+    fresh = gap_queries.kept_fresh(conn)
     rows = queries.area_figures(
         conn, layer, z, x, y, jaar=jaar, walk_m=params.walk_m, stored_coverage=fresh.coverage,
         stored_counts=fresh.counts and gap_queries.counts_are_stored_for(params.walk_m, params.kinds, params.themes),
@@ -117,7 +118,7 @@ def render_tile(conn, layer: str, z: int, x: int, y: int, *, tolerance: float | 
             return data
         figures = gap_figures(conn, layer, z, x, y, jaar)
     else:
-        jaar, figures = queries.tile_context(conn)[0], None
+        jaar, figures = active_year(conn), None
         if jaar is None:
             return b""
     return queries.area_tile(conn, layer, z, x, y, jaar=jaar, figures=figures, tolerance=tolerance)

@@ -87,11 +87,16 @@ def settings_for(url: str, **overrides) -> Settings:
     return Settings(database_url=url, secret_key="test", **{"tiles": "none", **overrides})
 
 
-@pytest.fixture(scope="session")
-def app(shared_db_url):
-    app = create_app(settings_for(shared_db_url))
+def app_on(url: str, **overrides):
+    """The app on a database URL with the test settings, in testing mode (what every app fixture builds)."""
+    app = create_app(settings_for(url, **overrides))
     app.config.update(TESTING=True)
     return app
+
+
+@pytest.fixture(scope="session")
+def app(shared_db_url):
+    return app_on(shared_db_url)
 
 
 @pytest.fixture
@@ -103,12 +108,7 @@ def client(app):
 def app_for():
     """An app on a given database URL (e.g. a fresh_db_url with test initiatives)."""
 
-    def make(url: str, **overrides):
-        app = create_app(settings_for(url, **overrides))
-        app.config.update(TESTING=True)
-        return app
-
-    return make
+    return app_on
 
 
 @pytest.fixture

@@ -8,11 +8,10 @@ import pytest
 from shapely.geometry import shape
 from sqlalchemy import text
 
-from geoservice import create_app
 from geoservice.db import make_engine
 from geoservice.vocab import INITIATIVE_KINDS, THEMES
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import make_initiative, shipped
 from .helpers import BUURT_GEOM, add_partner, add_service_area
 
@@ -74,8 +73,7 @@ def area_db(pg_server, template_db):
 
 @pytest.fixture(scope="module")
 def api(area_db):
-    app = create_app(settings_for(area_db))
-    app.config.update(TESTING=True)
+    app = app_on(area_db)
     return app.test_client()
 
 

@@ -17,7 +17,7 @@ from geoservice import create_app
 from geoservice.db import make_engine
 from geoservice.vocab import INITIATIVE_KINDS, THEMES
 
-from .conftest import settings_for
+from .conftest import settings_for, app_on
 from .helpers import make_initiative, shipped
 
 KINDS = list(INITIATIVE_KINDS)
@@ -83,8 +83,7 @@ def dataset(pg_server, template_db):
 @pytest.fixture(scope="module")
 def api(dataset):
     # offline: nothing in these tests may reach the internet
-    app = create_app(settings_for(dataset[0], geocoder="offline"))
-    app.config.update(TESTING=True)
+    app = app_on(dataset[0], geocoder="offline")
     return app.test_client()
 
 

@@ -8,10 +8,9 @@ import os
 import pytest
 from shapely.geometry import shape
 
-from geoservice import create_app
 from geoservice.db import make_engine
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import BUURT_GEOM, add_partner, add_service_area, shipped
 
 
@@ -44,8 +43,7 @@ def partners_db(pg_server, template_db):
 
 @pytest.fixture(scope="module")
 def api(partners_db):
-    app = create_app(settings_for(partners_db[0]))
-    app.config.update(TESTING=True)
+    app = app_on(partners_db[0])
     return app.test_client()
 
 

@@ -18,10 +18,9 @@ TOUCHING = """(SELECT ST_MakeEnvelope(ST_XMax(geom), ST_YMin(geom), ST_XMax(geom
 @pytest.fixture(scope="module")
 def areas_client(pg_server, template_db):
     """Partners with service areas in Amsterdam, in Baarn, and one that only touches Amsterdam."""
-    from geoservice import create_app
     from geoservice.db import make_engine
 
-    from .conftest import settings_for
+    from .conftest import app_on
 
     name = f"geoservice_test_service_areas_{os.getpid()}"
     url = pg_server.create(name, template=template_db)
@@ -38,8 +37,7 @@ def areas_client(pg_server, template_db):
         neighbour = add_partner(conn, "Buren")
         add_service_area(conn, neighbour, "Net ernaast", TOUCHING)
     engine.dispose()
-    app = create_app(settings_for(url))
-    app.config.update(TESTING=True)
+    app = app_on(url)
     yield app.test_client()
     pg_server.drop(name)
 

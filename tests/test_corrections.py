@@ -49,15 +49,6 @@ def new_initiative(db_url, **fields) -> int:
         engine.dispose()
 
 
-def scalar(db_url, sql: str, **params):
-    engine = db.make_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(sql), params).scalar()
-    finally:
-        engine.dispose()
-
-
 def page(client, path: str) -> str:
     return unescape(client.get(path).get_data(as_text=True))
 

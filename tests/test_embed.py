@@ -6,10 +6,9 @@ import re
 
 import pytest
 
-from geoservice import create_app
 from geoservice.config import Settings
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import BUURT_GEOM, add_partner, add_service_area, make_initiative, seeded_database
 from .test_web_gemeenten import _Tree
 
@@ -32,8 +31,7 @@ def seed(session) -> dict:
 @pytest.fixture(scope="module")
 def site(pg_server, template_db):
     with seeded_database(pg_server, template_db, "embed", seed) as (url, ids):
-        app = create_app(settings_for(url, geocoder="offline"))
-        app.config.update(TESTING=True)
+        app = app_on(url, geocoder="offline")
         yield app, ids, url
 
 

@@ -7,9 +7,8 @@ import feedparser
 import pytest
 from sqlalchemy import text
 
-from geoservice import create_app
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import BUURT_GEOM, add_partner, add_service_area, make_initiative, seeded_database
 
 BAARN = (5.2878, 52.2165)  # Staatsliedenwijk, Baarn (BU03080102)
@@ -42,8 +41,7 @@ def seed(session) -> dict:
 @pytest.fixture(scope="module")
 def site(pg_server, template_db):
     with seeded_database(pg_server, template_db, "feeds", seed) as (url, ids):
-        app = create_app(settings_for(url))
-        app.config.update(TESTING=True)
+        app = app_on(url)
         yield app.test_client(), ids
 
 

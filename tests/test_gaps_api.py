@@ -23,10 +23,9 @@ def gaps_client(pg_server, template_db):
     """A client on a copy with one initiative and one partner in Baarn."""
     import os
 
-    from geoservice import create_app
     from geoservice.db import make_engine
 
-    from .conftest import settings_for
+    from .conftest import app_on
 
     name = f"geoservice_test_gaps_api_{os.getpid()}"
     url = pg_server.create(name, template=template_db)
@@ -37,8 +36,7 @@ def gaps_client(pg_server, template_db):
         add_service_area(conn, partner, "Staatsliedenwijk", BUURT_GEOM, code="BU03080102",
                          definition_type="codes", definition={"codes": ["BU03080102"]})
     engine.dispose()
-    app = create_app(settings_for(url))
-    app.config.update(TESTING=True)
+    app = app_on(url)
     yield app.test_client()
     pg_server.drop(name)
 

@@ -15,13 +15,12 @@ from openapi_spec_validator import validate
 from shapely.geometry import box, shape
 from sqlalchemy import func, insert, text
 
-from geoservice import create_app
 from geoservice.db import make_engine
 from geoservice.models import Partner, ServiceArea
 from geoservice.ogc.collections import COLLECTIONS, CRS84, NL_BBOX
 from geoservice.ogc.openapi import ogc_paths
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import make_initiative, shipped
 
 BAARN_POINTS = [(5.270 + 0.004 * i, 52.200 + 0.003 * i) for i in range(12)]
@@ -77,8 +76,7 @@ def ogc_db(pg_server, template_db):
 
 @pytest.fixture(scope="module")
 def ogc(ogc_db):
-    app = create_app(settings_for(ogc_db[0]))
-    app.config.update(TESTING=True)
+    app = app_on(ogc_db[0])
     return app.test_client()
 
 

@@ -15,14 +15,13 @@ from click.testing import CliRunner
 from shapely.geometry import shape
 from sqlalchemy import text
 
-from geoservice import create_app
 from geoservice.analysis.gaps import GapParams
 from geoservice.analysis.outreach import outreach_regions
 from geoservice.cli import main
 from geoservice.db import make_engine
 from geoservice.errors import InvalidParameter, NotFound
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import AMALIAPARK, LAGE_VUURSCHE, OUTREACH_UNCOVERED, SCHILDERSWIJK, seed_outreach, seeded_database
 
 UNCOVERED = OUTREACH_UNCOVERED
@@ -44,8 +43,7 @@ def conn(outreach_db):
 
 @pytest.fixture(scope="module")
 def api(outreach_db):
-    app = create_app(settings_for(outreach_db[0]))
-    app.config.update(TESTING=True)
+    app = app_on(outreach_db[0])
     return app.test_client()
 
 

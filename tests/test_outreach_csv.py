@@ -7,10 +7,9 @@ import io
 
 import pytest
 
-from geoservice import create_app
 from geoservice.analysis.outreach import REGION_CSV_COLUMNS
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import AMALIAPARK, LAGE_VUURSCHE, SCHILDERSWIJK, seed_outreach, seeded_database
 
 
@@ -18,8 +17,7 @@ from .helpers import AMALIAPARK, LAGE_VUURSCHE, SCHILDERSWIJK, seed_outreach, se
 def api(pg_server, template_db):
     """(test client, partner ids): a partner serving Baarn except three buurten, one initiative in Lage Vuursche."""
     with seeded_database(pg_server, template_db, "outreach_csv", seed_outreach) as (url, partners):
-        app = create_app(settings_for(url))
-        app.config.update(TESTING=True)
+        app = app_on(url)
         yield app.test_client(), partners
 
 

@@ -13,12 +13,12 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from sqlalchemy.orm import Session
 
-from geoservice import accounts, create_app, db
+from geoservice import accounts, db
 from geoservice.api import openapi
 from geoservice.api.partner_editing import WRITES
 from geoservice.serving import ratelimit
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import seed_partner_editing, seeded_database
 from .test_partner_editing import BAARN_POINT, BOWTIE, ZANDVOORT, cbs_union_area, digest
 
@@ -30,8 +30,7 @@ def api_site(pg_server, template_db):
     """(app, url, ids, tokens): partners Baarn and Utrecht (with one area), a token per role."""
     with seeded_database(pg_server, template_db, "partner_editing_api",
                          lambda session: seed_partner_editing(session, password=PASSWORD)) as (url, (ids, tokens)):
-        app = create_app(settings_for(url))
-        app.config.update(TESTING=True)
+        app = app_on(url)
         yield app, url, ids, tokens
 
 

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geoservice import accounts, create_app, db
+from geoservice import accounts, db
 from geoservice.serving import ratelimit
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import BUURT_GEOM, add_service_area, csrf_of, seed_partner_editing, seeded_database
 from .test_partner_editing import BOWTIE, ZANDVOORT, cbs_union_area, digest
 
@@ -33,8 +33,7 @@ def web_site(pg_server, template_db):
     """(app, url, ids): partners Baarn and Utrecht (with one area), a user per role."""
     with seeded_database(pg_server, template_db, "partner_editing_web",
                          lambda session: seed_partner_editing(session, password=PASSWORD)[0]) as (url, ids):
-        app = create_app(settings_for(url))
-        app.config.update(TESTING=True)
+        app = app_on(url)
         yield app, url, ids
 
 
@@ -351,8 +350,7 @@ def test_wrong_areas_come_back_with_the_reason_and_change_nothing(web_site, edit
 
 
 def test_an_upload_over_the_limit_is_refused(web_site, ids, engine):
-    app = create_app(settings_for(web_site[1], max_upload_mb=0.01))
-    app.config.update(TESTING=True)
+    app = app_on(web_site[1], max_upload_mb=0.01)
     client = app.test_client()
     token = csrf_of(client.get("/inloggen").get_data(as_text=True))
     client.post("/inloggen", data={"email": "editor@example.nl", "password": PASSWORD, "csrf_token": token})

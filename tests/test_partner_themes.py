@@ -13,7 +13,7 @@ from geoservice import create_app, db
 from geoservice.imports.partners import import_partners
 from geoservice.serving import ratelimit
 
-from .conftest import settings_for
+from .conftest import settings_for, app_on
 from .helpers import csrf_of, scalar, seed_partner_editing, seeded_database
 
 PASSWORD = "een lang genoeg wachtwoord"
@@ -71,8 +71,7 @@ def editing(pg_server, template_db):
         return seed_partner_editing(session, password=PASSWORD)
 
     with seeded_database(pg_server, template_db, "partner_themes", seed) as (url, (ids, tokens)):
-        app = create_app(settings_for(url))
-        app.config.update(TESTING=True)
+        app = app_on(url)
         yield app, url, ids, tokens
 
 

@@ -19,7 +19,7 @@ from geoservice import accounts, db, localdb
 from geoservice.config import Settings
 from geoservice.errors import SystemDependencyMissing
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import make_initiative, scalar
 
 
@@ -92,10 +92,8 @@ def app(clusters):
 
 
 def localdb_app(primary, replica):
-    from geoservice import create_app
 
-    app = create_app(settings_for(primary.url(), database_read_url=replica.url(), geocoder="offline"))
-    app.config.update(TESTING=True)
+    app = app_on(primary.url(), database_read_url=replica.url(), geocoder="offline")
     app.served = []
     for name, engine in (("primary", app.extensions[db.ENGINE]),
                          ("replica", app.extensions[db.READ_REPLICA].engine),

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from geoservice import accounts, create_app
 from geoservice.db import make_engine
 
-from .conftest import settings_for
+from .conftest import app_on, settings_for
 from .helpers import BUURT_GEOM, add_partner, add_service_area, make_initiative
 from .test_security_inputs import locatieserver  # noqa: F401  (fixture: a Locatieserver that finds nothing)
 from .test_security_inputs import with_write_operations, write_modules
@@ -85,10 +85,8 @@ def add_registry(conn) -> None:
     add_service_area(conn, partner, "Staatsliedenwijk", BUURT_GEOM, code=home)
 
 
-def app_on(url: str, geocoder_url: str):
-    app = create_app(settings_for(url, geocoder="pdok", locatieserver_url=geocoder_url, geocoder_timeout_s=2))
-    app.config.update(TESTING=True)
-    return app
+def pdok_app(url: str, geocoder_url: str):
+    return app_on(url, geocoder="pdok", locatieserver_url=geocoder_url, geocoder_timeout_s=2)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +96,7 @@ def live_app(pg_server, template_db, locatieserver):  # noqa: F811
     with engine.begin() as conn:
         add_registry(conn)
     engine.dispose()
-    yield app_on(url, locatieserver)
+    yield pdok_app(url, locatieserver)
     pg_server.drop(DB_NAME)
 
 
@@ -113,7 +111,7 @@ def write_app(pg_server, template_db, locatieserver):  # noqa: F811
         admin = accounts.create_user(session, "beheer@example.nl", role="admin", password="een lang wachtwoord 42")
         token = accounts.create_token(session, admin, "schemathesis")[1]
     engine.dispose()
-    yield app_on(url, locatieserver), token
+    yield pdok_app(url, locatieserver), token
     pg_server.drop(WRITE_DB_NAME)
 
 

@@ -22,11 +22,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from geoservice import create_app
 from geoservice.cli import main
 from geoservice.db import make_engine
 
-from .conftest import settings_for
+from .conftest import app_on
 from .test_tiles import tile_at
 from .helpers import BUURT_GEOM, QuietHandler, add_partner, add_service_area, make_initiative, serving
 
@@ -135,8 +134,7 @@ def build_site(pg_server, template_db, locatieserver, label: str, payloads: tupl
         site.gemeente_names = rename(conn, "gemeente", "code IN (SELECT code FROM gemeente WHERE jaar = 2024 AND "
                                      "code <> :g ORDER BY code LIMIT :n)", payloads, g=BAARN, n=len(payloads))
     engine.dispose()
-    app = create_app(settings_for(url, geocoder="pdok", locatieserver_url=locatieserver, geocoder_timeout_s=2))
-    app.config.update(TESTING=True)
+    app = app_on(url, geocoder="pdok", locatieserver_url=locatieserver, geocoder_timeout_s=2)
     site.client = app.test_client()
     return site
 
@@ -623,8 +621,7 @@ def write_site(pg_server, template_db, locatieserver):
         admin = accounts.create_user(session, ADMIN_EMAIL, role="admin", password=ADMIN_PASSWORD)
         token = accounts.create_token(session, admin, "security")[1]
     engine.dispose()
-    app = create_app(settings_for(url, geocoder="pdok", locatieserver_url=locatieserver, geocoder_timeout_s=2))
-    app.config.update(TESTING=True)
+    app = app_on(url, geocoder="pdok", locatieserver_url=locatieserver, geocoder_timeout_s=2)
     yield app, {"Authorization": f"Bearer {token}"}, url, home, partners
     pg_server.drop(db_name)
 

@@ -15,10 +15,10 @@ from shapely import wkb
 from shapely.geometry import Point
 from sqlalchemy import text
 
-from geoservice import create_app, db
+from geoservice import db
 from geoservice.imports.partners import apply_partners
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import make_initiative, seeded_database
 
 PC4_BAARN = (5.2856, 52.2175)  # data/postcodes/pc4_nl.tsv: the centroid of 3741
@@ -84,8 +84,7 @@ def _seed(session) -> dict:
 def site(pg_server, template_db):
     """(app, url, ids) on a module database with the partners and initiatives above; the offline geocoder."""
     with seeded_database(pg_server, template_db, "support", _seed) as (url, ids):
-        app = create_app(settings_for(url, geocoder="offline"))
-        app.config.update(TESTING=True)
+        app = app_on(url, geocoder="offline")
         yield app, url, ids
 
 

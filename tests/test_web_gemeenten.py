@@ -131,10 +131,9 @@ def csv_rows(response) -> list[dict]:
 @pytest.fixture(scope="module")
 def data_client(pg_server, template_db):
     """Initiatives in Baarn and Amsterdam, and partners with service areas there."""
-    from geoservice import create_app
     from geoservice.db import make_engine
 
-    from .conftest import settings_for
+    from .conftest import app_on
 
     name = f"geoservice_test_web_gemeenten_{os.getpid()}"
     url = pg_server.create(name, template=template_db)
@@ -151,8 +150,7 @@ def data_client(pg_server, template_db):
         add_service_area(conn, baarn, "Staatsliedenwijk", BUURT_GEOM, code="BU03080102")
         add_service_area(conn, baarn, "Amsterdam-Centrum", BUURT_GEOM, code="BU0363AA02")
     engine.dispose()
-    app = create_app(settings_for(url))
-    app.config.update(TESTING=True)
+    app = app_on(url)
     yield app.test_client()
     pg_server.drop(name)
 

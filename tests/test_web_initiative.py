@@ -12,11 +12,10 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import text
 
-from geoservice import create_app
 from geoservice.db import make_engine
 from geoservice.vocab import INITIATIVE_KINDS, THEMES
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import make_initiative
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
@@ -45,8 +44,7 @@ def site(pg_server, template_db):
             "maastricht": make_initiative(conn, lon=MAASTRICHT[0], lat=MAASTRICHT[1], name="Buurtkamer Centrum"),
         }
     engine.dispose()
-    app = create_app(settings_for(url))
-    app.config.update(TESTING=True)
+    app = app_on(url)
     yield app.test_client(), ids, url
     pg_server.drop(name)
 

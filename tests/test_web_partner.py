@@ -20,13 +20,12 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import text
 
-from geoservice import create_app
 from geoservice.analysis.gaps import GapParams, gap_units
 from geoservice.analysis.outreach import outreach_regions
 from geoservice.db import make_engine
 from geoservice.vocab import PARTNER_KINDS, SERVICES
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import add_partner, add_service_area, make_initiative
 
 AMALIAPARK, SCHILDERSWIJK, LAGE_VUURSCHE = "BU03080007", "BU03080103", "BU03080500"
@@ -60,8 +59,7 @@ def site(pg_server, template_db):
         make_initiative(conn, lon=lon, lat=lat, name="Dorpshuis Lage Vuursche")
         empty = add_partner(conn, XSS_PARTNER, website="javascript:alert(2)")
     engine.dispose()
-    app = create_app(settings_for(url))
-    app.config.update(TESTING=True)
+    app = app_on(url)
     yield app.test_client(), {"baarn": baarn, "empty": empty}, url
     pg_server.drop(name)
 

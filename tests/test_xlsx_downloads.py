@@ -9,11 +9,10 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from geoservice import create_app
 from geoservice.cli import main
 from geoservice.registry.exports import CSV_COLUMNS
 
-from .conftest import settings_for
+from .conftest import app_on
 from .helpers import make_initiative, seed_outreach, seeded_database
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -30,8 +29,7 @@ def seed(session) -> dict:
 @pytest.fixture(scope="module")
 def api(pg_server, template_db):
     with seeded_database(pg_server, template_db, "xlsx", seed) as (url, ids):
-        app = create_app(settings_for(url))
-        app.config.update(TESTING=True)
+        app = app_on(url)
         yield app.test_client(), ids, url
 
 

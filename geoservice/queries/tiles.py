@@ -167,14 +167,6 @@ def area_tile_stored(conn, layer: str, z: int, x: int, y: int, *, tolerance: flo
     return jaar, bool(fresh), bytes(data or b"")
 
 
-def tile_context(conn) -> tuple[int | None, bool]:
-    """(the active CBS year, are both tables kept on write fresh?) in one round trip."""
-    row = conn.execute(text("SELECT (SELECT jaar FROM cbs_jaar WHERE is_active), "
-                            "NOT EXISTS (SELECT 1 FROM gap_coverage_stale) AND "
-                            "NOT EXISTS (SELECT 1 FROM gap_counts_stale)")).one()
-    return row[0], bool(row[1])
-
-
 def initiative_tile(conn, z: int, x: int, y: int) -> bytes:
     """The MVT bytes of the published initiatives (attributes id, name, kind, themes joined by ';')."""
     data = conn.execute(_INITIATIVE_TILE_SQL, {"z": z, "x": x, "y": y, "margin": BUFFER / EXTENT, "extent": EXTENT,
